@@ -1,0 +1,221 @@
+package tflite
+
+// Matrix products used by FULLY_CONNECTED and CONV_2D. Both compute C = A·Bᵀ where A is M×K
+// (activations, row-major) and B is N×K (weights as TFLite stores them: one row per output
+// channel), so every dot product reads two contiguous rows. The work is tiled in 4×4 register
+// blocks (16 accumulators, 8 loads per k step) and split over goroutines by blocks of output
+// channels, so that each goroutine streams its own slice of the weights once through cache
+// while the smaller activation matrix stays resident.
+
+// gemmF32 computes c[m*ldc+n] = Σ_k a[m*k..]·b[n*k..] for m < M, n < N.
+func gemmF32(c *OpContext, M, N, K int, a, b, out []float32, ldc int) {
+	blocks := (N + 3) / 4
+	if M*N*K < 1<<15 {
+		gemmF32Range(0, N, M, K, a, b, out, ldc)
+		return
+	}
+	c.Parallel(blocks, func(lo, hi int) {
+		gemmF32Range(lo*4, min(hi*4, N), M, K, a, b, out, ldc)
+	})
+}
+
+func gemmF32Range(n0, n1, M, K int, a, b, out []float32, ldc int) {
+	n := n0
+	for ; n+4 <= n1; n += 4 {
+		b0, b1, b2, b3 := b[n*K:n*K+K], b[(n+1)*K:(n+1)*K+K], b[(n+2)*K:(n+2)*K+K], b[(n+3)*K:(n+3)*K+K]
+		m := 0
+		for ; m+4 <= M; m += 4 {
+			a0, a1, a2, a3 := a[m*K:m*K+K], a[(m+1)*K:(m+1)*K+K], a[(m+2)*K:(m+2)*K+K], a[(m+3)*K:(m+3)*K+K]
+			var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+			for k := range b0 {
+				x0, x1, x2, x3 := a0[k], a1[k], a2[k], a3[k]
+				y0, y1, y2, y3 := b0[k], b1[k], b2[k], b3[k]
+				c00 += x0 * y0
+				c01 += x0 * y1
+				c02 += x0 * y2
+				c03 += x0 * y3
+				c10 += x1 * y0
+				c11 += x1 * y1
+				c12 += x1 * y2
+				c13 += x1 * y3
+				c20 += x2 * y0
+				c21 += x2 * y1
+				c22 += x2 * y2
+				c23 += x2 * y3
+				c30 += x3 * y0
+				c31 += x3 * y1
+				c32 += x3 * y2
+				c33 += x3 * y3
+			}
+			o := out[m*ldc+n:]
+			o[0], o[1], o[2], o[3] = c00, c01, c02, c03
+			o = out[(m+1)*ldc+n:]
+			o[0], o[1], o[2], o[3] = c10, c11, c12, c13
+			o = out[(m+2)*ldc+n:]
+			o[0], o[1], o[2], o[3] = c20, c21, c22, c23
+			o = out[(m+3)*ldc+n:]
+			o[0], o[1], o[2], o[3] = c30, c31, c32, c33
+		}
+		for ; m < M; m++ {
+			a0 := a[m*K : m*K+K]
+			var c0, c1, c2, c3 float32
+			for k := range b0 {
+				x := a0[k]
+				c0 += x * b0[k]
+				c1 += x * b1[k]
+				c2 += x * b2[k]
+				c3 += x * b3[k]
+			}
+			o := out[m*ldc+n:]
+			o[0], o[1], o[2], o[3] = c0, c1, c2, c3
+		}
+	}
+	for ; n < n1; n++ {
+		b0 := b[n*K : n*K+K]
+		for m := range M {
+			a0 := a[m*K : m*K+K]
+			var s float32
+			for k := range b0 {
+				s += a0[k] * b0[k]
+			}
+			out[m*ldc+n] = s
+		}
+	}
+}
+
+// gemmI8 computes int32 c[m*N+n] = Σ_k a[m,k]·b[n,k] with int8 operands.
+func gemmI8(c *OpContext, M, N, K int, a, b []int8, out []int32) {
+	blocks := (N + 3) / 4
+	if M*N*K < 1<<15 {
+		gemmI8Range(0, N, M, N, K, a, b, out)
+		return
+	}
+	c.Parallel(blocks, func(lo, hi int) {
+		gemmI8Range(lo*4, min(hi*4, N), M, N, K, a, b, out)
+	})
+}
+
+// gemmI8Portable is the pure-Go int8 kernel (also the reference for the assembly one).
+func gemmI8Portable(n0, n1, M, N, K int, a, b []int8, out []int32) {
+	n := n0
+	for ; n+4 <= n1; n += 4 {
+		b0, b1, b2, b3 := b[n*K:n*K+K], b[(n+1)*K:(n+1)*K+K], b[(n+2)*K:(n+2)*K+K], b[(n+3)*K:(n+3)*K+K]
+		m := 0
+		for ; m+4 <= M; m += 4 {
+			a0, a1, a2, a3 := a[m*K:m*K+K], a[(m+1)*K:(m+1)*K+K], a[(m+2)*K:(m+2)*K+K], a[(m+3)*K:(m+3)*K+K]
+			var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 int32
+			for k := range b0 {
+				x0, x1, x2, x3 := int32(a0[k]), int32(a1[k]), int32(a2[k]), int32(a3[k])
+				y0, y1, y2, y3 := int32(b0[k]), int32(b1[k]), int32(b2[k]), int32(b3[k])
+				c00 += x0 * y0
+				c01 += x0 * y1
+				c02 += x0 * y2
+				c03 += x0 * y3
+				c10 += x1 * y0
+				c11 += x1 * y1
+				c12 += x1 * y2
+				c13 += x1 * y3
+				c20 += x2 * y0
+				c21 += x2 * y1
+				c22 += x2 * y2
+				c23 += x2 * y3
+				c30 += x3 * y0
+				c31 += x3 * y1
+				c32 += x3 * y2
+				c33 += x3 * y3
+			}
+			o := out[m*N+n:]
+			o[0], o[1], o[2], o[3] = c00, c01, c02, c03
+			o = out[(m+1)*N+n:]
+			o[0], o[1], o[2], o[3] = c10, c11, c12, c13
+			o = out[(m+2)*N+n:]
+			o[0], o[1], o[2], o[3] = c20, c21, c22, c23
+			o = out[(m+3)*N+n:]
+			o[0], o[1], o[2], o[3] = c30, c31, c32, c33
+		}
+		for ; m < M; m++ {
+			a0 := a[m*K : m*K+K]
+			var c0, c1, c2, c3 int32
+			for k := range b0 {
+				x := int32(a0[k])
+				c0 += x * int32(b0[k])
+				c1 += x * int32(b1[k])
+				c2 += x * int32(b2[k])
+				c3 += x * int32(b3[k])
+			}
+			o := out[m*N+n:]
+			o[0], o[1], o[2], o[3] = c0, c1, c2, c3
+		}
+	}
+	for ; n < n1; n++ {
+		b0 := b[n*K : n*K+K]
+		for m := range M {
+			a0 := a[m*K : m*K+K]
+			var s int32
+			for k := range b0 {
+				s += int32(a0[k]) * int32(b0[k])
+			}
+			out[m*N+n] = s
+		}
+	}
+}
+
+// quantizeRowSymmetric maps x to int8 with scale max|x|/127 (round half away from zero) and
+// returns the scale; an all-zero row gets scale 0 (callers then output bias only).
+func quantizeRowSymmetric(x []float32, q []int8) float32 {
+	var m float32
+	for _, v := range x {
+		if v < 0 {
+			v = -v
+		}
+		m = max(m, v)
+	}
+	if m == 0 {
+		clear(q[:len(x)])
+		return 0
+	}
+	inv := 127 / m
+	q = q[:len(x)]
+	for i, v := range x {
+		r := v * inv
+		if r >= 0 {
+			r += 0.5
+		} else {
+			r -= 0.5
+		}
+		iv := int32(r)
+		q[i] = int8(min(max(iv, -127), 127))
+	}
+	return m / 127
+}
+
+// quantizeRowAsymmetric maps x to int8 over [min(x,0), max(x,0)] with a zero point and returns
+// scale and zero point (real = scale·(q − zp)).
+func quantizeRowAsymmetric(x []float32, q []int8) (float32, int32) {
+	lo, hi := float32(0), float32(0)
+	for _, v := range x {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	if lo == hi {
+		clear(q[:len(x)])
+		return 0, 0
+	}
+	scale := (hi - lo) / 255
+	zpf := -128 - lo/scale
+	zp := int32(roundHalfAway(zpf))
+	zp = min(max(zp, -128), 127)
+	inv := 1 / scale
+	q = q[:len(x)]
+	for i, v := range x {
+		iv := int32(roundHalfAway(v*inv)) + zp
+		q[i] = int8(min(max(iv, -128), 127))
+	}
+	return scale, zp
+}
+
+func roundHalfAway(v float32) float32 {
+	if v >= 0 {
+		return float32(int64(v + 0.5))
+	}
+	return float32(int64(v - 0.5))
+}
