@@ -1,0 +1,91 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func cpuid(eax, ecx uint32) (a, b, c, d uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eax+0(FP), AX
+	MOVL ecx+4(FP), CX
+	CPUID
+	MOVL AX, a+8(FP)
+	MOVL BX, b+12(FP)
+	MOVL CX, c+16(FP)
+	MOVL DX, d+20(FP)
+	RET
+
+// func xgetbv0() uint32
+TEXT ·xgetbv0(SB), NOSPLIT, $0-4
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, ret+0(FP)
+	RET
+
+// func dotI8x2x4AVX2(a0, a1, b0, b1, b2, b3 *int8, k int, out *[8]int32)
+// out[r*4+j] = Σ_{i<k} a_r[i]·b_j[i] for r < 2, j < 4. k must be a positive multiple of 16.
+TEXT ·dotI8x2x4AVX2(SB), NOSPLIT, $0-64
+	MOVQ a0+0(FP), SI
+	MOVQ a1+8(FP), DI
+	MOVQ b0+16(FP), R8
+	MOVQ b1+24(FP), R9
+	MOVQ b2+32(FP), R10
+	MOVQ b3+40(FP), R11
+	MOVQ k+48(FP), CX
+	MOVQ out+56(FP), DX
+	XORQ AX, AX
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+
+loop:
+	VPMOVSXBW (SI)(AX*1), Y0
+	VPMOVSXBW (DI)(AX*1), Y1
+
+	VPMOVSXBW (R8)(AX*1), Y2
+	VPMADDWD Y2, Y0, Y3
+	VPADDD Y3, Y4, Y4
+	VPMADDWD Y2, Y1, Y3
+	VPADDD Y3, Y8, Y8
+
+	VPMOVSXBW (R9)(AX*1), Y2
+	VPMADDWD Y2, Y0, Y3
+	VPADDD Y3, Y5, Y5
+	VPMADDWD Y2, Y1, Y3
+	VPADDD Y3, Y9, Y9
+
+	VPMOVSXBW (R10)(AX*1), Y2
+	VPMADDWD Y2, Y0, Y3
+	VPADDD Y3, Y6, Y6
+	VPMADDWD Y2, Y1, Y3
+	VPADDD Y3, Y10, Y10
+
+	VPMOVSXBW (R11)(AX*1), Y2
+	VPMADDWD Y2, Y0, Y3
+	VPADDD Y3, Y7, Y7
+	VPMADDWD Y2, Y1, Y3
+	VPADDD Y3, Y11, Y11
+
+	ADDQ $16, AX
+	CMPQ AX, CX
+	JLT loop
+
+	// Row 0: reduce Y4..Y7 to 4 sums.
+	VPHADDD Y5, Y4, Y4
+	VPHADDD Y7, Y6, Y6
+	VPHADDD Y6, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD X5, X4, X4
+	VMOVDQU X4, (DX)
+	// Row 1: Y8..Y11.
+	VPHADDD Y9, Y8, Y8
+	VPHADDD Y11, Y10, Y10
+	VPHADDD Y10, Y8, Y8
+	VEXTRACTI128 $1, Y8, X9
+	VPADDD X9, X8, X8
+	VMOVDQU X8, 16(DX)
+	VZEROUPPER
+	RET
