@@ -1,0 +1,177 @@
+// Package graph holds the graph document: the one JSON form of a pipeline that storage saves,
+// the studio edits, bundles carry and the runner runs.
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+)
+
+// FormatVersion is the version of the graph document this build writes and reads.
+const FormatVersion = 1
+
+// Document is a pipeline graph.
+type Document struct {
+	Version int    `json:"version"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Nodes   []Node `json:"nodes"`
+	Edges   []Edge `json:"edges"`
+}
+
+// Node is one node of a graph: its id, type (a catalog spec id), config and canvas position.
+type Node struct {
+	ID     string          `json:"id"`
+	Type   string          `json:"type"`
+	Config json.RawMessage `json:"config,omitempty"`
+	UI     *UI             `json:"ui,omitempty"`
+	// Supervision says what the engine does when the node panics or fails; nil = defaults.
+	Supervision *Supervision `json:"supervision,omitempty"`
+}
+
+// Supervision is a node's failure policy.
+type Supervision struct {
+	// Policy is "restart" (rebuild the node after a backoff; the default), "skip" (keep the node
+	// and go on with the next batch) or "stop" (fail the run).
+	Policy string `json:"policy,omitempty"`
+	// MaxRestarts bounds restarts in one run (default 5); past it the run fails.
+	MaxRestarts int `json:"max_restarts,omitempty"`
+	// BackoffMS is the first restart delay, doubled each time up to 5 s (default 100).
+	BackoffMS int `json:"backoff_ms,omitempty"`
+}
+
+// UI is a node's position on the canvas.
+type UI struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+}
+
+// Endpoint names a port of a node.
+type Endpoint struct {
+	Node string `json:"node"`
+	Port string `json:"port"`
+}
+
+// String formats the endpoint as node.port.
+func (e Endpoint) String() string { return e.Node + "." + e.Port }
+
+// Edge connects an output port to an input port.
+type Edge struct {
+	From Endpoint `json:"from"`
+	To   Endpoint `json:"to"`
+}
+
+// String formats the edge as from -> to.
+func (e Edge) String() string { return e.From.String() + " -> " + e.To.String() }
+
+// Parse reads a graph document strictly: unknown fields and a newer format version are errors.
+func Parse(data []byte) (*Document, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var d Document
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("graph: %w", locate(data, err))
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("graph: trailing data at byte %d", dec.InputOffset())
+	}
+	if d.Version == 0 {
+		return nil, fmt.Errorf("graph: missing \"version\" (this build writes %d)", FormatVersion)
+	}
+	if d.Version > FormatVersion {
+		return nil, fmt.Errorf("graph: format version %d is newer than this build's %d", d.Version, FormatVersion)
+	}
+	return &d, nil
+}
+
+// ReadFile parses the graph document in a file; errors name the file.
+func ReadFile(path string) (*Document, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
+}
+
+// locate adds line and column to JSON syntax and type errors.
+func locate(data []byte, err error) error {
+	var off int64 = -1
+	switch e := err.(type) {
+	case *json.SyntaxError:
+		off = e.Offset
+	case *json.UnmarshalTypeError:
+		off = e.Offset
+	}
+	if off < 0 {
+		return err
+	}
+	line, col := 1, 1
+	for _, c := range data[:min(int(off), len(data))] {
+		if c == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Errorf("line %d, column %d: %w", line, col, err)
+}
+
+// Marshal writes the document pretty-printed with stable key order: struct fields in declaration
+// order and every config object's keys sorted, so two versions diff cleanly.
+func (d *Document) Marshal() ([]byte, error) {
+	c := *d
+	if c.Nodes == nil {
+		c.Nodes = []Node{}
+	}
+	if c.Edges == nil {
+		c.Edges = []Edge{}
+	}
+	c.Nodes = make([]Node, len(d.Nodes))
+	for i, n := range d.Nodes {
+		c.Nodes[i] = n
+		if len(n.Config) > 0 {
+			var v any
+			if err := json.Unmarshal(n.Config, &v); err != nil {
+				return nil, fmt.Errorf("node %q: config: %w", n.ID, err)
+			}
+			canon, err := json.Marshal(v) // maps marshal with sorted keys
+			if err != nil {
+				return nil, fmt.Errorf("node %q: config: %w", n.ID, err)
+			}
+			c.Nodes[i].Config = canon
+		}
+	}
+	out, err := json.MarshalIndent(&c, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// Node returns the node with the given id.
+func (d *Document) Node(id string) (*Node, bool) {
+	for i := range d.Nodes {
+		if d.Nodes[i].ID == id {
+			return &d.Nodes[i], true
+		}
+	}
+	return nil, false
+}
+
+// NodeIDs returns the node ids in sorted order.
+func (d *Document) NodeIDs() []string {
+	ids := make([]string, len(d.Nodes))
+	for i, n := range d.Nodes {
+		ids[i] = n.ID
+	}
+	sort.Strings(ids)
+	return ids
+}

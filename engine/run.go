@@ -1,0 +1,688 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/atoll-studio/atoll/engine/graph"
+	"github.com/atoll-studio/atoll/engine/rows"
+)
+
+// Options configure Build.
+type Options struct {
+	Catalog  *Catalog
+	Assets   AssetResolver
+	Services map[string]any
+	// Headless refuses studio-only nodes (the runner sets it).
+	Headless bool
+	// QueueLen is the capacity, in batches, of each node's input queue (default 4).
+	QueueLen int
+	// Log receives node logs; nil discards them.
+	Log func(LogEntry)
+}
+
+// LogEntry is one line of a node's log.
+type LogEntry struct {
+	Time  time.Time `json:"t"`
+	Node  string    `json:"node"`
+	Level string    `json:"level"`
+	Msg   string    `json:"msg"`
+}
+
+// Run is a built graph: Start it, then Wait, Stop or Cancel it.
+type Run struct {
+	doc     *graph.Document
+	opts    Options
+	nodes   []*nodeRT
+	byID    map[string]*nodeRT
+	started atomic.Bool
+
+	ctx       context.Context // hard cancellation
+	cancel    context.CancelCauseFunc
+	srcCtx    context.Context // sources only: Stop cancels it to drain
+	srcCancel context.CancelFunc
+	wg        sync.WaitGroup
+	done      chan struct{}
+
+	errMu sync.Mutex
+	err   error
+
+	rateMu   sync.Mutex
+	lastRate map[string]rateSample
+}
+
+type rateSample struct {
+	at   time.Time
+	rows int64
+	rate float64
+}
+
+type msg struct {
+	port string
+	b    *rows.Batch
+	tok  *ackToken
+}
+
+type dest struct {
+	node *nodeRT
+	port string
+}
+
+type nodeRT struct {
+	run       *Run
+	id        string
+	spec      *Spec
+	gnode     graph.Node
+	sup       graph.Supervision
+	mu        sync.RWMutex // guards node during a rebuild
+	node      Node
+	in        chan msg
+	producers atomic.Int32
+	outs      map[string][]dest
+	taps      map[string]*atomic.Pointer[[]*Tap]
+
+	state    atomic.Value // string
+	rowsIn   atomic.Int64
+	rowsOut  atomic.Int64
+	errs     atomic.Int64
+	busyNS   atomic.Int64
+	batches  atomic.Int64
+	restarts atomic.Int32
+	gaugeMu  sync.Mutex
+	gauges   map[string]float64
+	lastLog  atomic.Int64 // unix ns of the last unwired-errors log line
+}
+
+// Build validates the graph and constructs every node. Validation problems and construction
+// failures come back as an *InvalidGraphError addressed to node ids.
+func Build(doc *graph.Document, opts Options) (*Run, error) {
+	if opts.Catalog == nil {
+		return nil, errors.New("engine: no catalog")
+	}
+	if opts.QueueLen <= 0 {
+		opts.QueueLen = 4
+	}
+	if probs := Validate(doc, opts.Catalog, ValidateOptions{Headless: opts.Headless}); len(probs) > 0 {
+		return nil, &InvalidGraphError{Problems: probs}
+	}
+	r := &Run{doc: doc, opts: opts, byID: map[string]*nodeRT{}, done: make(chan struct{}), lastRate: map[string]rateSample{}}
+	var probs []Problem
+	for _, gn := range doc.Nodes {
+		spec, _ := opts.Catalog.Lookup(gn.Type)
+		rt := &nodeRT{run: r, id: gn.ID, spec: spec, gnode: gn, outs: map[string][]dest{}, taps: map[string]*atomic.Pointer[[]*Tap]{}, gauges: map[string]float64{}}
+		rt.sup = supervisionOf(gn)
+		rt.state.Store("idle")
+		node, err := rt.build()
+		if err != nil {
+			probs = append(probs, Problem{Node: gn.ID, Message: err.Error()})
+			continue
+		}
+		rt.node = node
+		_, isSrc := node.(Source)
+		_, isProc := node.(Processor)
+		if !isSrc && !isProc {
+			probs = append(probs, Problem{Node: gn.ID, Message: fmt.Sprintf("node type %q built a %T, which is neither a source nor a processor", gn.Type, node)})
+			continue
+		}
+		if isProc {
+			rt.in = make(chan msg, opts.QueueLen)
+		}
+		for _, p := range append(spec.Outputs, Port{Name: ErrorsPort}) {
+			rt.taps[p.Name] = new(atomic.Pointer[[]*Tap])
+		}
+		r.nodes = append(r.nodes, rt)
+		r.byID[gn.ID] = rt
+	}
+	if len(probs) > 0 {
+		r.closeNodes()
+		return nil, &InvalidGraphError{Problems: probs}
+	}
+	for _, e := range doc.Edges {
+		from, to := r.byID[e.From.Node], r.byID[e.To.Node]
+		if to.in == nil {
+			r.closeNodes()
+			return nil, &InvalidGraphError{Problems: []Problem{{Node: to.id, Port: e.To.Port, Message: "node has input ports but built a source"}}}
+		}
+		from.outs[e.From.Port] = append(from.outs[e.From.Port], dest{node: to, port: e.To.Port})
+		to.producers.Add(1)
+	}
+	return r, nil
+}
+
+func supervisionOf(gn graph.Node) graph.Supervision {
+	s := graph.Supervision{Policy: "restart", MaxRestarts: 5, BackoffMS: 100}
+	if gn.Supervision != nil {
+		if gn.Supervision.Policy != "" {
+			s.Policy = gn.Supervision.Policy
+		}
+		if gn.Supervision.MaxRestarts > 0 {
+			s.MaxRestarts = gn.Supervision.MaxRestarts
+		}
+		if gn.Supervision.BackoffMS > 0 {
+			s.BackoffMS = gn.Supervision.BackoffMS
+		}
+	}
+	return s
+}
+
+func (rt *nodeRT) build() (Node, error) {
+	bc := BuildContext{NodeID: rt.id, Assets: rt.run.opts.Assets, Services: rt.run.opts.Services, Log: rt.log}
+	node, err := rt.spec.New(bc, rt.gnode.Config)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := node.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			closeNode(node)
+			return nil, err
+		}
+	}
+	return node, nil
+}
+
+func closeNode(n Node) {
+	if c, ok := n.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+func (r *Run) closeNodes() {
+	for _, rt := range r.nodes {
+		rt.mu.Lock()
+		if rt.node != nil {
+			closeNode(rt.node)
+			rt.node = nil
+		}
+		rt.mu.Unlock()
+	}
+}
+
+// Document returns the graph the run was built from.
+func (r *Run) Document() *graph.Document { return r.doc }
+
+// Start runs every node. ctx cancels the run hard (like Cancel).
+func (r *Run) Start(ctx context.Context) {
+	if !r.started.CompareAndSwap(false, true) {
+		return
+	}
+	r.ctx, r.cancel = context.WithCancelCause(ctx)
+	r.srcCtx, r.srcCancel = context.WithCancel(r.ctx)
+	for _, rt := range r.nodes {
+		rt.state.Store("running")
+		if _, ok := rt.node.(Source); ok {
+			r.wg.Add(1)
+			go rt.runSource()
+		} else {
+			r.startProcessor(rt)
+		}
+	}
+	go func() {
+		r.wg.Wait()
+		r.closeNodes()
+		r.cancel(nil)
+		close(r.done)
+	}()
+}
+
+// Wait blocks until the run ends and returns why it failed, or nil when it finished or was
+// stopped.
+func (r *Run) Wait() error {
+	<-r.done
+	return r.Err()
+}
+
+// Done is closed when the run has ended.
+func (r *Run) Done() <-chan struct{} { return r.done }
+
+// Err returns the run's failure, if any.
+func (r *Run) Err() error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return r.err
+}
+
+// Stop ends the sources and lets everything in flight drain through to the sinks. If ctx ends
+// first the run is cancelled hard.
+func (r *Run) Stop(ctx context.Context) error {
+	if !r.started.Load() {
+		r.closeNodes()
+		return nil
+	}
+	r.srcCancel()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		r.cancel(ErrStopped)
+		<-r.done
+	}
+	return r.Err()
+}
+
+// Cancel ends the run at once; batches in flight are abandoned (not acknowledged).
+func (r *Run) Cancel() {
+	if r.started.Load() {
+		r.cancel(ErrStopped)
+		<-r.done
+	} else {
+		r.closeNodes()
+	}
+}
+
+func (r *Run) fail(err error) {
+	r.errMu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.errMu.Unlock()
+	r.cancel(err)
+}
+
+func (rt *nodeRT) log(level, m string) {
+	if f := rt.run.opts.Log; f != nil {
+		f(LogEntry{Time: time.Now(), Node: rt.id, Level: level, Msg: m})
+	}
+}
+
+// closeOutputs tells every downstream node that this producer is done.
+func (rt *nodeRT) closeOutputs() {
+	seen := map[*nodeRT]int{}
+	for _, ds := range rt.outs {
+		for _, d := range ds {
+			seen[d.node]++
+		}
+	}
+	for n, k := range seen {
+		if n.producers.Add(-int32(k)) == 0 {
+			close(n.in)
+		}
+	}
+}
+
+func (rt *nodeRT) current() Node {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	return rt.node
+}
+
+// rebuild replaces the node after a failure, waiting the backoff first. It reports whether the
+// node may go on.
+func (rt *nodeRT) rebuild(ctx context.Context, cause error) bool {
+	n := rt.restarts.Add(1)
+	if int(n) > rt.sup.MaxRestarts {
+		rt.run.fail(&NodeError{Node: rt.id, Err: fmt.Errorf("gave up after %d restarts: %w", rt.sup.MaxRestarts, cause)})
+		return false
+	}
+	rt.state.Store("restarting")
+	backoff := time.Duration(rt.sup.BackoffMS) * time.Millisecond << (n - 1)
+	if backoff > 5*time.Second {
+		backoff = 5 * time.Second
+	}
+	rt.log("warn", fmt.Sprintf("restarting in %v (restart %d of %d): %v", backoff, n, rt.sup.MaxRestarts, cause))
+	select {
+	case <-time.After(backoff):
+	case <-ctx.Done():
+		return false
+	}
+	node, err := rt.build()
+	if err != nil {
+		rt.run.fail(&NodeError{Node: rt.id, Err: fmt.Errorf("restart: %w", err)})
+		return false
+	}
+	rt.mu.Lock()
+	old := rt.node
+	rt.node = node
+	rt.mu.Unlock()
+	if old != nil {
+		closeNode(old)
+	}
+	rt.state.Store("running")
+	return true
+}
+
+func (rt *nodeRT) runSource() {
+	defer rt.run.wg.Done()
+	defer rt.closeOutputs()
+	for {
+		src := rt.current().(Source)
+		out := &emitter{rt: rt, ctx: rt.run.ctx}
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("panic: %v", p)
+					rt.log("error", fmt.Sprintf("panic: %v\n%s", p, debug.Stack()))
+				}
+			}()
+			return src.Run(rt.run.srcCtx, out)
+		}()
+		if err == nil || rt.run.srcCtx.Err() != nil {
+			rt.state.Store("done")
+			return
+		}
+		rt.errs.Add(1)
+		rt.log("error", err.Error())
+		switch rt.sup.Policy {
+		case "skip":
+			rt.state.Store("done")
+			return
+		case "stop":
+			rt.state.Store("failed")
+			rt.run.fail(&NodeError{Node: rt.id, Err: err})
+			return
+		}
+		if !rt.rebuild(rt.run.srcCtx, err) {
+			rt.state.Store("failed")
+			return
+		}
+	}
+}
+
+func (r *Run) startProcessor(rt *nodeRT) {
+	workers := 1
+	if w, ok := rt.node.(Workers); ok && w.Workers() > 1 {
+		workers = w.Workers()
+	}
+	var wwg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wwg.Add(1)
+		go func() {
+			defer wwg.Done()
+			rt.processLoop(workers > 1)
+		}()
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		wwg.Wait()
+		if r.ctx.Err() == nil {
+			if f, ok := rt.current().(Flusher); ok {
+				out := &emitter{rt: rt, ctx: r.ctx}
+				if err := f.Flush(r.ctx, out); err != nil {
+					rt.log("error", "flush: "+err.Error())
+				}
+				out.flushRejects()
+			}
+		}
+		if rt.producers.Load() == 0 && rt.in != nil && len(rt.outs) == 0 {
+			// nothing downstream to close
+		}
+		rt.closeOutputs()
+		if rt.state.Load() == "running" {
+			rt.state.Store("done")
+		}
+	}()
+	if rt.producers.Load() == 0 {
+		// An unconnected processor has nothing to read: close its input so it ends.
+		close(rt.in)
+	}
+}
+
+func (rt *nodeRT) processLoop(concurrent bool) {
+	ctx := rt.run.ctx
+	for {
+		var m msg
+		var ok bool
+		select {
+		case m, ok = <-rt.in:
+		case <-ctx.Done():
+			return
+		}
+		if !ok {
+			return
+		}
+		rt.rowsIn.Add(int64(len(m.b.Rows)))
+		node := rt.current()
+		out := &emitter{rt: rt, ctx: ctx, tok: m.tok}
+		start := time.Now()
+		err, panicked := rt.safeProcess(ctx, node.(Processor), m, out)
+		rt.busyNS.Add(int64(time.Since(start)))
+		rt.batches.Add(1)
+		if err != nil {
+			if ctx.Err() != nil {
+				return // cancelled: the batch is abandoned, not acknowledged
+			}
+			rt.failBatch(out, m.b, err)
+		}
+		out.flushRejects()
+		m.tok.done()
+		if err != nil {
+			switch {
+			case rt.sup.Policy == "stop":
+				rt.state.Store("failed")
+				rt.run.fail(&NodeError{Node: rt.id, Err: err})
+				return
+			case panicked && rt.sup.Policy == "restart" && !concurrent:
+				if !rt.rebuild(ctx, err) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (rt *nodeRT) safeProcess(ctx context.Context, p Processor, m msg, out *emitter) (err error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+			panicked = true
+			rt.log("error", fmt.Sprintf("panic in batch of %d rows: %v\n%s", len(m.b.Rows), r, debug.Stack()))
+		}
+	}()
+	return p.Process(ctx, m.port, m.b, out), false
+}
+
+// failBatch sends every row of a failed batch to errors with the reason.
+func (rt *nodeRT) failBatch(out *emitter, b *rows.Batch, err error) {
+	rt.log("error", fmt.Sprintf("batch of %d rows failed: %v", len(b.Rows), err))
+	for _, r := range b.Rows {
+		out.Reject(r, err)
+	}
+}
+
+// ackToken counts the places a source batch (and what derives from it) still is.
+type ackToken struct {
+	pending atomic.Int64
+	ack     func()
+}
+
+func (t *ackToken) add(n int64) {
+	if t != nil {
+		t.pending.Add(n)
+	}
+}
+
+func (t *ackToken) done() {
+	if t != nil && t.pending.Add(-1) == 0 && t.ack != nil {
+		t.ack()
+	}
+}
+
+// emitter is the Output of one Process call (or one source run).
+type emitter struct {
+	rt      *nodeRT
+	ctx     context.Context
+	tok     *ackToken
+	rejects []rows.Row
+}
+
+func (e *emitter) Emit(port string, b *rows.Batch) error {
+	return e.emit(port, b, e.tok)
+}
+
+func (e *emitter) EmitAcked(port string, b *rows.Batch, ack func()) error {
+	tok := &ackToken{ack: ack}
+	tok.pending.Store(1)
+	err := e.emit(port, b, tok)
+	if err != nil {
+		return err
+	}
+	tok.done()
+	return nil
+}
+
+func (e *emitter) emit(port string, b *rows.Batch, tok *ackToken) error {
+	rt := e.rt
+	ds, wired := rt.outs[port]
+	if port == ErrorsPort {
+		rt.errs.Add(int64(len(b.Rows)))
+	} else {
+		rt.rowsOut.Add(int64(len(b.Rows)))
+	}
+	if tp := rt.taps[port]; tp != nil {
+		if ts := tp.Load(); ts != nil {
+			for _, t := range *ts {
+				t.offer(b)
+			}
+		}
+	}
+	if !wired {
+		if port == ErrorsPort {
+			rt.logUnwiredErrors(b)
+		} else if _, ok := rt.taps[port]; !ok {
+			return fmt.Errorf("node %q: emit on unknown port %q", rt.id, port)
+		}
+		return nil
+	}
+	for i, d := range ds {
+		bb := b
+		if i < len(ds)-1 {
+			bb = b.Clone()
+		}
+		tok.add(1)
+		select {
+		case d.node.in <- msg{port: d.port, b: bb, tok: tok}:
+		case <-e.ctx.Done():
+			tok.add(-1)
+			return context.Cause(e.ctx)
+		}
+	}
+	return nil
+}
+
+// logUnwiredErrors samples failed rows to the log when nothing is wired to errors: at most one
+// line a second per node; the errors metric counts them all.
+func (rt *nodeRT) logUnwiredErrors(b *rows.Batch) {
+	now := time.Now().UnixNano()
+	last := rt.lastLog.Load()
+	if now-last < int64(time.Second) || !rt.lastLog.CompareAndSwap(last, now) || len(b.Rows) == 0 {
+		return
+	}
+	r := b.Rows[0]
+	reason, _ := r.Get(ErrorField)
+	s, _ := reason.AsString()
+	rt.log("warn", fmt.Sprintf("%d rows failed (errors port not wired; %d so far), e.g.: %s", len(b.Rows), rt.errs.Load(), s))
+}
+
+func (e *emitter) Reject(row rows.Row, reason error) {
+	r := row.Clone()
+	r.Set(ErrorField, rows.String(reason.Error()))
+	r.Set(ErrorNodeField, rows.String(e.rt.id))
+	e.rejects = append(e.rejects, r)
+}
+
+func (e *emitter) flushRejects() {
+	if len(e.rejects) == 0 {
+		return
+	}
+	b := &rows.Batch{Rows: e.rejects}
+	e.rejects = nil
+	_ = e.emit(ErrorsPort, b, e.tok)
+}
+
+func (e *emitter) Log(level, m string) { e.rt.log(level, m) }
+
+func (e *emitter) Gauge(name string, v float64) {
+	e.rt.gaugeMu.Lock()
+	e.rt.gauges[name] = v
+	e.rt.gaugeMu.Unlock()
+}
+
+// NodeMetrics is a snapshot of one node's counters.
+type NodeMetrics struct {
+	State      string             `json:"state"`
+	RowsIn     int64              `json:"rows_in"`
+	RowsOut    int64              `json:"rows_out"`
+	Errors     int64              `json:"errors"`
+	QueueDepth int                `json:"queue_depth"`
+	RowsPerS   float64            `json:"rows_per_s"`
+	LatencyMS  float64            `json:"latency_ms"`
+	Restarts   int                `json:"restarts"`
+	Progress   *float64           `json:"progress,omitempty"`
+	Fuel       *float64           `json:"fuel,omitempty"`
+	RTF        *float64           `json:"rtf,omitempty"`
+	Gauges     map[string]float64 `json:"gauges,omitempty"`
+}
+
+// Metrics returns a snapshot of every node's metrics. rows_per_s is the rate of rows out (rows
+// in for sinks) since the previous call.
+func (r *Run) Metrics() map[string]NodeMetrics {
+	now := time.Now()
+	out := make(map[string]NodeMetrics, len(r.nodes))
+	r.rateMu.Lock()
+	defer r.rateMu.Unlock()
+	for _, rt := range r.nodes {
+		m := NodeMetrics{
+			State:    rt.state.Load().(string),
+			RowsIn:   rt.rowsIn.Load(),
+			RowsOut:  rt.rowsOut.Load(),
+			Errors:   rt.errs.Load(),
+			Restarts: int(rt.restarts.Load()),
+		}
+		if rt.in != nil {
+			m.QueueDepth = len(rt.in)
+		}
+		if n := rt.batches.Load(); n > 0 {
+			m.LatencyMS = float64(rt.busyNS.Load()) / float64(n) / 1e6
+		}
+		count := m.RowsOut
+		if len(rt.spec.Outputs) == 0 {
+			count = m.RowsIn
+		}
+		prev, seen := r.lastRate[rt.id]
+		switch {
+		case !seen:
+			r.lastRate[rt.id] = rateSample{at: now, rows: count}
+		case now.Sub(prev.at) >= 100*time.Millisecond:
+			rate := float64(count-prev.rows) / now.Sub(prev.at).Seconds()
+			r.lastRate[rt.id] = rateSample{at: now, rows: count, rate: rate}
+			m.RowsPerS = rate
+		default:
+			m.RowsPerS = prev.rate
+		}
+		rt.gaugeMu.Lock()
+		if len(rt.gauges) > 0 {
+			m.Gauges = make(map[string]float64, len(rt.gauges))
+			for k, v := range rt.gauges {
+				v := v
+				m.Gauges[k] = v
+				switch k {
+				case "progress":
+					m.Progress = &v
+				case "fuel":
+					m.Fuel = &v
+				case "rtf":
+					m.RTF = &v
+				}
+			}
+		}
+		rt.gaugeMu.Unlock()
+		out[rt.id] = m
+	}
+	return out
+}
+
+// NodeIDs returns the ids of the run's nodes, sorted.
+func (r *Run) NodeIDs() []string {
+	ids := make([]string, 0, len(r.nodes))
+	for _, rt := range r.nodes {
+		ids = append(ids, rt.id)
+	}
+	sort.Strings(ids)
+	return ids
+}

@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/atoll-studio/atoll/engine/rows"
+)
+
+// TapOptions bound what a tap takes from an edge.
+type TapOptions struct {
+	// Interval is the least time between two samples (default 50 ms: at most 20 a second).
+	Interval time.Duration
+	// MaxRows is how many of a batch's last rows a sample keeps (default 20).
+	MaxRows int
+	// Buffer is how many samples wait for a slow reader before new ones are dropped (default 16).
+	Buffer int
+}
+
+// TapSample is what a tap delivers: copies of the latest rows that left a node port, and how
+// many rows passed without being sampled since the previous sample.
+type TapSample struct {
+	Rows    []rows.Row
+	Skipped int64
+	Time    time.Time
+}
+
+// Tap samples the rows leaving one node port. The pipeline never waits for a tap: sampling costs
+// one clock read per batch, and samples a reader does not take in time are dropped.
+type Tap struct {
+	rt       *nodeRT
+	port     string
+	ch       chan TapSample
+	interval int64
+	maxRows  int
+	last     atomic.Int64
+	skipped  atomic.Int64
+	mu       sync.Mutex
+	closed   bool
+}
+
+// Tap starts sampling the rows that node emits on port (an edge's preview taps its from end).
+func (r *Run) Tap(node, port string, opts TapOptions) (*Tap, error) {
+	rt, ok := r.byID[node]
+	if !ok {
+		return nil, fmt.Errorf("tap: no node %q", node)
+	}
+	slot, ok := rt.taps[port]
+	if !ok {
+		return nil, fmt.Errorf("tap: node %q has no output port %q", node, port)
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 50 * time.Millisecond
+	}
+	if opts.MaxRows <= 0 {
+		opts.MaxRows = 20
+	}
+	if opts.Buffer <= 0 {
+		opts.Buffer = 16
+	}
+	t := &Tap{rt: rt, port: port, ch: make(chan TapSample, opts.Buffer), interval: int64(opts.Interval), maxRows: opts.MaxRows}
+	rt.mu.Lock() // serialises tap-set changes (copy on write)
+	defer rt.mu.Unlock()
+	var next []*Tap
+	if cur := slot.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, t)
+	slot.Store(&next)
+	return t, nil
+}
+
+// C delivers the samples. It is closed when the tap is closed.
+func (t *Tap) C() <-chan TapSample { return t.ch }
+
+// Close stops sampling and closes C.
+func (t *Tap) Close() {
+	slot := t.rt.taps[t.port]
+	t.rt.mu.Lock()
+	if cur := slot.Load(); cur != nil {
+		var next []*Tap
+		for _, o := range *cur {
+			if o != t {
+				next = append(next, o)
+			}
+		}
+		if len(next) == 0 {
+			slot.Store(nil)
+		} else {
+			slot.Store(&next)
+		}
+	}
+	t.rt.mu.Unlock()
+	t.mu.Lock()
+	if !t.closed {
+		t.closed = true
+		close(t.ch)
+	}
+	t.mu.Unlock()
+}
+
+func (t *Tap) offer(b *rows.Batch) {
+	now := time.Now().UnixNano()
+	last := t.last.Load()
+	if now-last < t.interval || !t.last.CompareAndSwap(last, now) {
+		t.skipped.Add(int64(len(b.Rows)))
+		return
+	}
+	n := len(b.Rows)
+	from := 0
+	if n > t.maxRows {
+		from = n - t.maxRows
+	}
+	s := TapSample{Rows: make([]rows.Row, 0, n-from), Time: time.Unix(0, now)}
+	for _, r := range b.Rows[from:] {
+		s.Rows = append(s.Rows, r.Clone())
+	}
+	s.Skipped = t.skipped.Swap(0) + int64(from)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	select {
+	case t.ch <- s:
+	default:
+		t.skipped.Add(int64(len(s.Rows)) + s.Skipped)
+	}
+}

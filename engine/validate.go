@@ -1,0 +1,303 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/atoll-studio/atoll/engine/graph"
+)
+
+// Problem is one validation finding, addressed to a node (and port or config field) when it has
+// one.
+type Problem struct {
+	Node    string `json:"node,omitempty"`
+	Port    string `json:"port,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Node != "" {
+		fmt.Fprintf(&b, "node %q", p.Node)
+		if p.Port != "" {
+			fmt.Fprintf(&b, " port %q", p.Port)
+		}
+		if p.Field != "" {
+			fmt.Fprintf(&b, " config %s", p.Field)
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// InvalidGraphError is returned by Build when a graph does not validate.
+type InvalidGraphError struct {
+	Problems []Problem
+}
+
+func (e *InvalidGraphError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "invalid graph: " + strings.Join(lines, "; ")
+}
+
+// ValidateOptions tune validation.
+type ValidateOptions struct {
+	// Headless refuses node types that only work inside the studio.
+	Headless bool
+}
+
+// PortsCompatible reports whether an output of type out may feed an input of type in.
+func PortsCompatible(out, in string) bool {
+	return out == in || out == "any" || in == "any"
+}
+
+var schemaCache sync.Map // *Spec -> *jsonschema.Schema or error
+
+func (s *Spec) compiledSchema() (*jsonschema.Schema, error) {
+	if v, ok := schemaCache.Load(s); ok {
+		if err, isErr := v.(error); isErr {
+			return nil, err
+		}
+		return v.(*jsonschema.Schema), nil
+	}
+	raw, err := json.Marshal(s.ConfigSchema())
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	url := "atoll:" + s.ID + ".json"
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, err
+	}
+	sch, err := c.Compile(url)
+	if err != nil {
+		schemaCache.Store(s, fmt.Errorf("node type %q: config schema: %w", s.ID, err))
+		return nil, err
+	}
+	schemaCache.Store(s, sch)
+	return sch, nil
+}
+
+var printer = message.NewPrinter(language.English)
+
+// ValidateConfig checks a config against the spec's JSON Schema and returns one problem per
+// failing leaf, addressed by JSON pointer.
+func (s *Spec) ValidateConfig(nodeID string, config json.RawMessage) []Problem {
+	sch, err := s.compiledSchema()
+	if err != nil {
+		return []Problem{{Node: nodeID, Message: err.Error()}}
+	}
+	raw := bytes.TrimSpace(config)
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = []byte("{}")
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return []Problem{{Node: nodeID, Message: "config is not valid JSON: " + err.Error()}}
+	}
+	err = sch.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	verr, ok := err.(*jsonschema.ValidationError)
+	if !ok {
+		return []Problem{{Node: nodeID, Message: "config: " + err.Error()}}
+	}
+	var out []Problem
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			field := "/" + strings.Join(e.InstanceLocation, "/")
+			out = append(out, Problem{Node: nodeID, Field: field, Message: e.ErrorKind.LocalizedString(printer)})
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(verr)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Field != out[j].Field {
+			return out[i].Field < out[j].Field
+		}
+		return out[i].Message < out[j].Message
+	})
+	return out
+}
+
+// Validate checks a graph against a catalog: node types, configs, edges, ports and their types,
+// required inputs and cycles. It returns every problem found, in a stable order.
+func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem {
+	var probs []Problem
+	add := func(p Problem) { probs = append(probs, p) }
+	if doc.Version != graph.FormatVersion {
+		add(Problem{Message: fmt.Sprintf("format version %d is not %d", doc.Version, graph.FormatVersion)})
+	}
+	specs := map[string]*Spec{}
+	seen := map[string]bool{}
+	for i, n := range doc.Nodes {
+		if n.ID == "" {
+			add(Problem{Message: fmt.Sprintf("node %d has no id", i)})
+			continue
+		}
+		if seen[n.ID] {
+			add(Problem{Node: n.ID, Message: "duplicate node id"})
+			continue
+		}
+		seen[n.ID] = true
+		s, ok := cat.Lookup(n.Type)
+		if !ok {
+			add(Problem{Node: n.ID, Message: fmt.Sprintf("unknown node type %q (valid: %s)", n.Type, strings.Join(cat.IDs(), ", "))})
+			continue
+		}
+		specs[n.ID] = s
+		if opts.Headless && !s.Headless {
+			add(Problem{Node: n.ID, Message: fmt.Sprintf("node type %q runs only in the studio, not headless", n.Type)})
+		}
+		probs = append(probs, s.ValidateConfig(n.ID, n.Config)...)
+	}
+	connected := map[graph.Endpoint]bool{}
+	edgeSeen := map[graph.Edge]bool{}
+	for _, e := range doc.Edges {
+		if edgeSeen[e] {
+			add(Problem{Node: e.To.Node, Port: e.To.Port, Message: fmt.Sprintf("duplicate edge %s", e)})
+			continue
+		}
+		edgeSeen[e] = true
+		var outType, inType string
+		ok := true
+		if !seen[e.From.Node] {
+			add(Problem{Node: e.To.Node, Port: e.To.Port, Message: fmt.Sprintf("edge %s comes from a missing node %q", e, e.From.Node)})
+			ok = false
+		} else if s := specs[e.From.Node]; s != nil {
+			if p, has := s.Output(e.From.Port); has {
+				outType = p.Type
+			} else {
+				add(Problem{Node: e.From.Node, Port: e.From.Port, Message: fmt.Sprintf("edge %s: no output port %q (outputs: %s)", e, e.From.Port, portNames(append(s.Outputs, Port{Name: ErrorsPort})))})
+				ok = false
+			}
+		} else {
+			ok = false
+		}
+		if !seen[e.To.Node] {
+			add(Problem{Node: e.From.Node, Port: e.From.Port, Message: fmt.Sprintf("edge %s goes to a missing node %q", e, e.To.Node)})
+			ok = false
+		} else if s := specs[e.To.Node]; s != nil {
+			if p, has := s.Input(e.To.Port); has {
+				inType = p.Type
+			} else {
+				add(Problem{Node: e.To.Node, Port: e.To.Port, Message: fmt.Sprintf("edge %s: no input port %q (inputs: %s)", e, e.To.Port, portNames(s.Inputs))})
+				ok = false
+			}
+		} else {
+			ok = false
+		}
+		if ok {
+			connected[e.To] = true
+			if !PortsCompatible(outType, inType) {
+				add(Problem{Node: e.To.Node, Port: e.To.Port, Message: fmt.Sprintf("edge %s: output type %q does not fit input type %q", e, outType, inType)})
+			}
+		}
+	}
+	for _, n := range doc.Nodes {
+		s := specs[n.ID]
+		if s == nil {
+			continue
+		}
+		for _, p := range s.Inputs {
+			if p.Required && !connected[graph.Endpoint{Node: n.ID, Port: p.Name}] {
+				add(Problem{Node: n.ID, Port: p.Name, Message: "required input is not connected"})
+			}
+		}
+	}
+	for _, cyc := range findCycles(doc) {
+		add(Problem{Node: cyc[0], Message: "cycle: " + strings.Join(append(cyc, cyc[0]), " -> ")})
+	}
+	return probs
+}
+
+func portNames(ps []Port) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// findCycles returns each elementary cycle found by a depth-first search, rotated to start at
+// its smallest node id; deterministic for a given document.
+func findCycles(doc *graph.Document) [][]string {
+	adj := map[string][]string{}
+	for _, e := range doc.Edges {
+		adj[e.From.Node] = append(adj[e.From.Node], e.To.Node)
+	}
+	for k := range adj {
+		sort.Strings(adj[k])
+	}
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var cycles [][]string
+	found := map[string]bool{}
+	var visit func(n string)
+	visit = func(n string) {
+		color[n] = grey
+		stack = append(stack, n)
+		for _, m := range adj[n] {
+			switch color[m] {
+			case white:
+				visit(m)
+			case grey:
+				i := len(stack) - 1
+				for stack[i] != m {
+					i--
+				}
+				cyc := append([]string(nil), stack[i:]...)
+				minAt := 0
+				for j := range cyc {
+					if cyc[j] < cyc[minAt] {
+						minAt = j
+					}
+				}
+				cyc = append(cyc[minAt:], cyc[:minAt]...)
+				key := strings.Join(cyc, "\x00")
+				if !found[key] {
+					found[key] = true
+					cycles = append(cycles, cyc)
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[n] = black
+	}
+	for _, id := range doc.NodeIDs() {
+		if color[id] == white {
+			visit(id)
+		}
+	}
+	return cycles
+}
