@@ -41,9 +41,9 @@ func compileRowExpr(src string) (*rowExpr, error) {
 
 // exprEnv evaluates expressions over rows with a reused environment and VM.
 type exprEnv struct {
-	env   map[string]any
-	vm    vm.VM
-	ints  []int64 // backing store for boxed ints handed to the VM; see boxInt
+	env  map[string]any
+	vm   vm.VM
+	ints []int64 // backing store for boxed ints handed to the VM; see boxInt
 }
 
 type eface struct {
