@@ -153,6 +153,7 @@ func dispatchType(op BuiltinOp, in, out []*Tensor) (DType, bool) {
 type workerPool struct {
 	jobs chan poolJob
 	wg   sync.WaitGroup
+	once sync.Once
 }
 
 type poolJob struct {
@@ -192,6 +193,8 @@ func (p *workerPool) run(n, threads int, fn func(lo, hi int)) {
 }
 
 func (p *workerPool) close() {
-	close(p.jobs)
-	p.wg.Wait()
+	p.once.Do(func() {
+		close(p.jobs)
+		p.wg.Wait()
+	})
 }
