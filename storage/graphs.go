@@ -27,17 +27,23 @@ type VersionInfo struct {
 	Message   string    `json:"message"`
 }
 
+// emptyDoc is the document of a graph created without one (format version 1).
+const emptyDoc = `{
+  "version": 1,
+  "id": "",
+  "name": "",
+  "nodes": [],
+  "edges": []
+}
+`
+
 // CreateGraph saves doc as version 1 of a new graph and returns it. An empty doc starts an empty
 // graph. The store assigns the graph's ID and writes it, with name, into the document's top-level
 // "id" and "name" members; when name is empty the document's own name is used.
 func (s *Store) CreateGraph(ctx context.Context, name string, doc []byte) (GraphInfo, error) {
 	id := newID()
 	if len(bytes.TrimSpace(doc)) == 0 {
-		doc = []byte(`{"version": 1, "id": "", "name": "", "nodes": [], "edges": []}`)
-		var buf bytes.Buffer
-		json.Indent(&buf, doc, "", "  ")
-		buf.WriteByte('\n')
-		doc = buf.Bytes()
+		doc = []byte(emptyDoc)
 	}
 	if name == "" {
 		n, err := docName(doc)
@@ -53,18 +59,27 @@ func (s *Store) CreateGraph(ctx context.Context, name string, doc []byte) (Graph
 	if err != nil {
 		return GraphInfo{}, fmt.Errorf("create graph %q: %w", name, err)
 	}
+	g, err := s.insertGraph(ctx, id, name, doc, "created")
+	if err != nil {
+		return GraphInfo{}, fmt.Errorf("create graph %q: %w", name, err)
+	}
+	return g, nil
+}
+
+// insertGraph inserts a new graph with doc as its version 1.
+func (s *Store) insertGraph(ctx context.Context, id, name string, doc []byte, message string) (GraphInfo, error) {
 	now := nowNS()
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO graphs (id, name, created_at, version) VALUES (?, ?, ?, 1)",
 			id, name, now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO graph_versions (graph_id, version, created_at, message, doc) VALUES (?, 1, ?, 'created', ?)",
-			id, now, doc)
+		_, err := tx.ExecContext(ctx, "INSERT INTO graph_versions (graph_id, version, created_at, message, doc) VALUES (?, 1, ?, ?, ?)",
+			id, now, message, doc)
 		return err
 	})
 	if err != nil {
-		return GraphInfo{}, fmt.Errorf("create graph %q: %w", name, err)
+		return GraphInfo{}, err
 	}
 	return GraphInfo{ID: id, Name: name, Version: 1, CreatedAt: fromNS(now), UpdatedAt: fromNS(now)}, nil
 }
@@ -256,20 +271,11 @@ func (s *Store) DuplicateGraph(ctx context.Context, id, name string) (GraphInfo,
 	if doc, err = withIdentity(doc, newID, name); err != nil {
 		return GraphInfo{}, fmt.Errorf("graph %q: duplicate: %w", id, err)
 	}
-	now := nowNS()
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO graphs (id, name, created_at, version) VALUES (?, ?, ?, 1)",
-			newID, name, now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO graph_versions (graph_id, version, created_at, message, doc) VALUES (?, 1, ?, ?, ?)",
-			newID, now, fmt.Sprintf("duplicated from %q version %d", src.Name, src.Version), doc)
-		return err
-	})
+	g, err := s.insertGraph(ctx, newID, name, doc, fmt.Sprintf("duplicated from %q version %d", src.Name, src.Version))
 	if err != nil {
 		return GraphInfo{}, fmt.Errorf("graph %q: duplicate: %w", id, err)
 	}
-	return GraphInfo{ID: newID, Name: name, Version: 1, CreatedAt: fromNS(now), UpdatedAt: fromNS(now)}, nil
+	return g, nil
 }
 
 // DeleteGraph deletes the graph and its whole history. Runs of the graph are kept, detached.
