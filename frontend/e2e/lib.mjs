@@ -1,0 +1,111 @@
+// Shared by the end-to-end tests and the browser benchmarks: start `atoll serve` on a temporary
+// database, launch Debian's headless Chromium, and stop both at the end.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const frontendDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const artifactsDir = resolve(frontendDir, '..', 'artifacts', 'e2e');
+
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** Fails with a clear message when something the run needs is missing. */
+export function need(cond, msg) {
+  if (!cond) {
+    console.error(`e2e: ${msg}`);
+    process.exit(2);
+  }
+}
+
+/**
+ * Starts the studio server: the real binary (ATOLL_BIN, default ../bin/atoll) or, with
+ * ATOLL_MOCK=1, the in-memory mock. Resolves { url, stop }.
+ */
+export async function startServer() {
+  const tmp = mkdtempSync(join(tmpdir(), 'atoll-e2e-'));
+  let cmd;
+  let args;
+  if (process.env.ATOLL_MOCK === '1') {
+    cmd = process.execPath;
+    args = [join(frontendDir, 'e2e', 'mock-server.mjs'), '--addr', '127.0.0.1:0'];
+  } else {
+    const bin = resolve(frontendDir, process.env.ATOLL_BIN ?? '../bin/atoll');
+    need(existsSync(bin), `atoll binary not found at ${bin}: build it with \`make bin/atoll\` from the repository root, or set ATOLL_BIN`);
+    cmd = bin;
+    args = ['serve', '--addr', '127.0.0.1:0', '--db', join(tmp, 'atoll.db')];
+  }
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  let out = '';
+  const url = await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${cmd} did not print "atoll: serving http://..." within 20 s; output:\n${out}`)), 20000);
+    const onData = (d) => {
+      out += d.toString();
+      const m = /atoll: serving (http:\/\/[^\s]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res(m[1].endsWith('/') ? m[1] : m[1] + '/');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d) => {
+      out += d.toString();
+      if (process.env.E2E_VERBOSE) process.stderr.write(d);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`${cmd} exited with ${code} before serving; output:\n${out}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          child.kill('SIGKILL');
+          r();
+        }, 5000);
+        child.on('exit', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  return { url, stop, output: () => out };
+}
+
+/** Launches headless Chromium with a fresh profile; never downloads a browser. Resolves { context, close }. */
+export async function launchBrowser({ viewport = { width: 1440, height: 900 } } = {}) {
+  need(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM)`);
+  const profile = mkdtempSync(join(tmpdir(), 'atoll-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const close = async () => {
+    await context.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return { context, close };
+}
+
+export function ensureArtifacts() {
+  mkdirSync(artifactsDir, { recursive: true });
+  return artifactsDir;
+}

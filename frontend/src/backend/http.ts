@@ -1,0 +1,160 @@
+import { EventRouter } from './events';
+import {
+  APIError,
+  type AssetInfo,
+  type Backend,
+  type GraphDiff,
+  type GraphDoc,
+  type GraphInfo,
+  type NodeSpec,
+  type Problem,
+  type RowsEvent,
+  type RunHandlers,
+  type RunInfo,
+  type ServerEvent,
+  type Unsubscribe,
+  type VersionInfo,
+} from './types';
+
+/** Backend over HTTP and the /api/ws WebSocket of `atoll serve`. */
+export class HttpBackend implements Backend {
+  readonly kind = 'http' as const;
+  private base: string;
+  private router = new EventRouter();
+  private ws: WebSocket | null = null;
+  private open = false;
+  private queue: string[] = [];
+  private retry = 0;
+
+  constructor(base = '') {
+    this.base = base.replace(/\/$/, '');
+  }
+
+  private async req<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const init: RequestInit = { method, headers: {} };
+    if (body instanceof FormData) {
+      init.body = body;
+    } else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
+    }
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, init);
+    } catch (err) {
+      throw new APIError(`${method} ${path}: ${(err as Error).message}`);
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    let data: unknown = undefined;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = text;
+      }
+    }
+    if (!res.ok) {
+      const d = (data ?? {}) as { error?: string; problems?: Problem[] };
+      const msg = typeof data === 'string' ? data : d.error ?? `${res.status} ${res.statusText}`;
+      throw new APIError(msg, res.status, d.problems ?? []);
+    }
+    return data as T;
+  }
+
+  catalog = () => this.req<NodeSpec[]>('GET', '/api/catalog');
+  listGraphs = () => this.req<GraphInfo[]>('GET', '/api/graphs');
+  createGraph = (name: string, document?: GraphDoc) =>
+    this.req<GraphInfo>('POST', '/api/graphs', document ? { name, document } : { name });
+  getGraph = (id: string) => this.req<{ info: GraphInfo; document: GraphDoc }>('GET', `/api/graphs/${enc(id)}`);
+  saveGraph = (id: string, document: GraphDoc, message?: string) =>
+    this.req<VersionInfo>('PUT', `/api/graphs/${enc(id)}`, message ? { document, message } : { document });
+  renameGraph = (id: string, name: string) => this.req<GraphInfo>('PATCH', `/api/graphs/${enc(id)}`, { name });
+  deleteGraph = (id: string) => this.req<void>('DELETE', `/api/graphs/${enc(id)}`);
+  duplicateGraph = (id: string, name?: string) =>
+    this.req<GraphInfo>('POST', `/api/graphs/${enc(id)}/duplicate`, name ? { name } : {});
+  listVersions = (id: string) => this.req<VersionInfo[]>('GET', `/api/graphs/${enc(id)}/versions`);
+  getVersion = (id: string, v: number) => this.req<GraphDoc>('GET', `/api/graphs/${enc(id)}/versions/${v}`);
+  diff = (id: string, from: number, to: number) =>
+    this.req<GraphDiff>('GET', `/api/graphs/${enc(id)}/diff?from=${from}&to=${to}`);
+  restoreVersion = (id: string, v: number) =>
+    this.req<VersionInfo>('POST', `/api/graphs/${enc(id)}/versions/${v}/restore`);
+  validate = (document: GraphDoc) => this.req<{ problems: Problem[] }>('POST', '/api/validate', document);
+  startRun = (document: GraphDoc, graphID?: string) =>
+    this.req<RunInfo>('POST', '/api/runs', graphID ? { graph_id: graphID, document } : { document });
+  listRuns = () => this.req<RunInfo[]>('GET', '/api/runs');
+  getRun = (id: string) => this.req<RunInfo>('GET', `/api/runs/${enc(id)}`);
+  stopRun = (id: string) => this.req<RunInfo>('POST', `/api/runs/${enc(id)}/stop`);
+  listAssets = () => this.req<AssetInfo[]>('GET', '/api/assets');
+  uploadAsset = (file: Blob, name: string, kind?: string) => {
+    const fd = new FormData();
+    fd.append('file', file, name);
+    if (kind) fd.append('kind', kind);
+    return this.req<AssetInfo>('POST', '/api/assets', fd);
+  };
+
+  subscribe(run: string, handlers: RunHandlers): Unsubscribe {
+    if (this.router.addRun(run, handlers)) this.send({ type: 'subscribe', run });
+    return () => {
+      this.router.removeRun(run, handlers);
+    };
+  }
+
+  tap(run: string, node: string, port: string, onRows: (e: RowsEvent) => void): Unsubscribe {
+    const key = EventRouter.tapKey(run, node, port);
+    if (this.router.addTap(key, onRows)) this.send({ type: 'tap', run, node, port });
+    return () => {
+      if (this.router.removeTap(key, onRows)) this.send({ type: 'untap', run, node, port });
+    };
+  }
+
+  private send(msg: object) {
+    const s = JSON.stringify(msg);
+    this.connect();
+    if (this.open && this.ws) this.ws.send(s);
+    else this.queue.push(s);
+  }
+
+  private connect() {
+    if (this.ws) return;
+    const u = new URL(this.base + '/api/ws', window.location.href);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(u.toString());
+    this.ws = ws;
+    ws.onopen = () => {
+      this.open = true;
+      this.retry = 0;
+      for (const s of this.queue.splice(0)) ws.send(s);
+    };
+    ws.onmessage = (m) => {
+      let e: ServerEvent;
+      try {
+        e = JSON.parse(String(m.data));
+      } catch {
+        return;
+      }
+      this.router.dispatch(e);
+    };
+    ws.onclose = () => {
+      this.ws = null;
+      this.open = false;
+      const runs = this.router.runIDs();
+      const taps = this.router.tapKeys();
+      if (runs.length === 0 && taps.length === 0) return;
+      // Reconnect and restore every subscription and tap.
+      const delay = Math.min(5000, 250 * 2 ** this.retry++);
+      setTimeout(() => {
+        this.queue = [];
+        for (const run of this.router.runIDs()) this.send({ type: 'subscribe', run });
+        for (const k of this.router.tapKeys()) {
+          const [run, node, port] = k.split('\u0000');
+          this.send({ type: 'tap', run, node, port });
+        }
+      }, delay);
+    };
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}

@@ -1,0 +1,143 @@
+// Types of the studio API (app/API.md) and the one Backend interface that both transports
+// (HTTP+WebSocket for `atoll serve`, Wails bindings for the desktop window) implement.
+
+export type JSONSchema = { [key: string]: unknown };
+
+export type PortSpec = { name: string; type: string; required?: boolean; doc?: string };
+
+export type NodeSpec = {
+  id: string;
+  category: string;
+  summary: string;
+  docs: string;
+  headless: boolean;
+  inputs: PortSpec[];
+  outputs: PortSpec[];
+  config_schema: JSONSchema;
+  examples: { name: string; config: Record<string, unknown> }[];
+};
+
+export type GraphNode = {
+  id: string;
+  type: string;
+  config: Record<string, unknown>;
+  ui?: { x: number; y: number };
+};
+export type Endpoint = { node: string; port: string };
+export type GraphEdge = { from: Endpoint; to: Endpoint };
+export type GraphDoc = { version: 1; id: string; name: string; nodes: GraphNode[]; edges: GraphEdge[] };
+
+export type GraphInfo = { id: string; name: string; version: number; created_at: string; updated_at: string };
+export type VersionInfo = { graph_id: string; version: number; created_at: string; message: string };
+export type Problem = { node?: string; port?: string; field?: string; message: string };
+
+export type FieldChange = { path: string; before: unknown; after: unknown };
+export type NodeChange = { id: string; type_changed?: [string, string]; moved?: boolean; fields: FieldChange[] };
+export type GraphDiff = {
+  from: number;
+  to: number;
+  nodes_added: GraphNode[];
+  nodes_removed: GraphNode[];
+  nodes_changed: NodeChange[];
+  edges_added: GraphEdge[];
+  edges_removed: GraphEdge[];
+};
+
+export type AssetInfo = { sha256: string; name: string; kind: string; size: number; created_at: string };
+
+export type RunStatus = 'running' | 'stopping' | 'finished' | 'failed' | 'stopped';
+export type NodeMetrics = {
+  state: 'idle' | 'running' | 'restarting' | 'done' | 'failed';
+  rows_in: number;
+  rows_out: number;
+  errors: number;
+  queue_depth: number;
+  rows_per_s: number;
+  latency_ms: number;
+  progress?: number;
+  fuel?: number;
+  rtf?: number;
+};
+export type RunInfo = {
+  id: string;
+  graph_id?: string;
+  status: RunStatus;
+  started_at: string;
+  ended_at?: string;
+  error?: string;
+  metrics?: Record<string, NodeMetrics>;
+};
+
+export type Row = Record<string, unknown>;
+
+// Server → client messages (WebSocket /api/ws, Wails event "atoll:event").
+export type MetricsEvent = { type: 'metrics'; run: string; nodes: Record<string, NodeMetrics> };
+export type RowsEvent = {
+  type: 'rows';
+  run: string;
+  node: string;
+  port: string;
+  rows: Row[];
+  dropped: number;
+  t: number;
+};
+export type LogEvent = { type: 'log'; run: string; node?: string; level: 'info' | 'warn' | 'error'; msg: string; t: number };
+export type StatusEvent = { type: 'status'; run: RunInfo };
+export type ServerEvent = MetricsEvent | RowsEvent | LogEvent | StatusEvent;
+
+export type RunHandlers = {
+  metrics?: (e: MetricsEvent) => void;
+  log?: (e: LogEvent) => void;
+  status?: (e: StatusEvent) => void;
+};
+
+/** An error returned by the service: the message and, for validation, the problems. */
+export class APIError extends Error {
+  status: number;
+  problems: Problem[];
+  constructor(message: string, status = 0, problems: Problem[] = []) {
+    super(message);
+    this.name = 'APIError';
+    this.status = status;
+    this.problems = problems;
+  }
+}
+
+/** Stops a subscription or a tap. */
+export type Unsubscribe = () => void;
+
+/**
+ * One method per API call. The Wails bindings are the same names in PascalCase
+ * (`catalog` → `Service.Catalog`), taking the same positional arguments.
+ */
+export interface Backend {
+  readonly kind: 'http' | 'wails';
+  catalog(): Promise<NodeSpec[]>;
+
+  listGraphs(): Promise<GraphInfo[]>;
+  createGraph(name: string, document?: GraphDoc): Promise<GraphInfo>;
+  getGraph(id: string): Promise<{ info: GraphInfo; document: GraphDoc }>;
+  saveGraph(id: string, document: GraphDoc, message?: string): Promise<VersionInfo>;
+  renameGraph(id: string, name: string): Promise<GraphInfo>;
+  deleteGraph(id: string): Promise<void>;
+  duplicateGraph(id: string, name?: string): Promise<GraphInfo>;
+
+  listVersions(id: string): Promise<VersionInfo[]>;
+  getVersion(id: string, version: number): Promise<GraphDoc>;
+  diff(id: string, from: number, to: number): Promise<GraphDiff>;
+  restoreVersion(id: string, version: number): Promise<VersionInfo>;
+
+  validate(document: GraphDoc): Promise<{ problems: Problem[] }>;
+  startRun(document: GraphDoc, graphID?: string): Promise<RunInfo>;
+  listRuns(): Promise<RunInfo[]>;
+  getRun(id: string): Promise<RunInfo>;
+  stopRun(id: string): Promise<RunInfo>;
+
+  listAssets(): Promise<AssetInfo[]>;
+  uploadAsset(file: Blob, name: string, kind?: string): Promise<AssetInfo>;
+
+  /** Run events: metrics, logs and status changes of one run. */
+  subscribe(run: string, handlers: RunHandlers): Unsubscribe;
+  /** Rows leaving one node port of a run (an edge's preview is its `from` endpoint). */
+  tap(run: string, node: string, port: string, onRows: (e: RowsEvent) => void): Unsubscribe;
+}

@@ -1,0 +1,155 @@
+import {
+  Background,
+  Controls,
+  getBezierPath,
+  MiniMap,
+  ReactFlow,
+  useReactFlow,
+  type ConnectionLineComponentProps,
+  type Edge,
+  type IsValidConnection,
+  type Node,
+  type OnConnectEnd,
+} from '@xyflow/react';
+import { useCallback, useEffect, type DragEvent } from 'react';
+import { checkConnection, previewEndpoint, type FlowNode } from '../store/graph';
+import { useStudio } from '../store/store';
+import { SpecNode } from './SpecNode';
+
+/** Node components, at module scope so that xyflow never remounts them. */
+const nodeTypes = { spec: SpecNode };
+
+/** The MIME type a palette item carries when dragged onto the canvas. */
+export const DRAG_TYPE = 'application/x-atoll-node';
+
+function ConnectionLine({ fromX, fromY, toX, toY, fromPosition, toPosition, connectionStatus, fromNode, fromHandle, toNode, toHandle }: ConnectionLineComponentProps) {
+  const [path] = getBezierPath({ sourceX: fromX, sourceY: fromY, sourcePosition: fromPosition, targetX: toX, targetY: toY, targetPosition: toPosition });
+  let reason = '';
+  if (connectionStatus === 'invalid' && toNode && toHandle) {
+    const s = useStudio.getState();
+    const c =
+      fromHandle.type === 'source'
+        ? { source: fromNode.id, sourceHandle: fromHandle.id ?? null, target: toNode.id, targetHandle: toHandle.id ?? null }
+        : { source: toNode.id, sourceHandle: toHandle.id ?? null, target: fromNode.id, targetHandle: fromHandle.id ?? null };
+    const chk = checkConnection(s.specs, s.nodes, s.edges, c);
+    reason = chk.ok ? '' : chk.reason;
+  }
+  const color = connectionStatus === 'invalid' ? '#e5484d' : connectionStatus === 'valid' ? '#30a46c' : '#8b8d98';
+  return (
+    <g>
+      <path d={path} fill="none" stroke={color} strokeWidth={2} strokeDasharray={connectionStatus === 'invalid' ? '5 4' : undefined} />
+      {reason && (
+        <foreignObject x={toX + 12} y={toY - 34} width={300} height={60} style={{ overflow: 'visible' }}>
+          <div className="connect-reason" data-testid="connect-reason">
+            {reason}
+          </div>
+        </foreignObject>
+      )}
+    </g>
+  );
+}
+
+/** The graph canvas: drop from the palette, connect typed ports, select and preview. */
+export function Canvas() {
+  const nodes = useStudio((s) => s.nodes);
+  const edges = useStudio((s) => s.edges);
+  const graphID = useStudio((s) => s.info?.id);
+  const onNodesChange = useStudio((s) => s.onNodesChange);
+  const onEdgesChange = useStudio((s) => s.onEdgesChange);
+  const connect = useStudio((s) => s.connect);
+  const { screenToFlowPosition, fitView } = useReactFlow();
+
+  useEffect(() => {
+    if (!graphID) return;
+    const t = setTimeout(() => void fitView({ padding: 0.2, maxZoom: 1.2, duration: 0 }), 30);
+    return () => clearTimeout(t);
+  }, [graphID, fitView]);
+
+  const isValidConnection: IsValidConnection = useCallback((c) => {
+    const s = useStudio.getState();
+    return checkConnection(s.specs, s.nodes, s.edges, c).ok;
+  }, []);
+
+  const onConnectEnd: OnConnectEnd = useCallback((_e, st) => {
+    if (st.isValid === false && st.fromNode && st.toNode && st.fromHandle && st.toHandle) {
+      const s = useStudio.getState();
+      const c =
+        st.fromHandle.type === 'source'
+          ? { source: st.fromNode.id, sourceHandle: st.fromHandle.id ?? null, target: st.toNode.id, targetHandle: st.toHandle.id ?? null }
+          : { source: st.toNode.id, sourceHandle: st.toHandle.id ?? null, target: st.fromNode.id, targetHandle: st.fromHandle.id ?? null };
+      const chk = checkConnection(s.specs, s.nodes, s.edges, c);
+      if (!chk.ok) s.toast(`cannot connect: ${chk.reason}`, 'error');
+    }
+  }, []);
+
+  const onDragOver = useCallback((e: DragEvent) => {
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'move';
+  }, []);
+
+  const onDrop = useCallback(
+    (e: DragEvent) => {
+      e.preventDefault();
+      const type = e.dataTransfer.getData(DRAG_TYPE) || e.dataTransfer.getData('text/plain');
+      if (!type) return;
+      const p = screenToFlowPosition({ x: e.clientX, y: e.clientY });
+      useStudio.getState().addNode(type, { x: p.x - 80, y: p.y - 20 });
+    },
+    [screenToFlowPosition],
+  );
+
+  const onNodeClick = useCallback((_e: unknown, n: Node) => {
+    const s = useStudio.getState();
+    s.setPreview(previewEndpoint(s.specs, s.nodes, s.edges, n.id));
+  }, []);
+
+  const onEdgeClick = useCallback((_e: unknown, e: Edge) => {
+    useStudio.getState().setPreview({ node: e.source, port: e.sourceHandle ?? 'out' });
+  }, []);
+
+  const onNodeDragStart = useCallback(() => useStudio.getState().commit(), []);
+
+  if (!graphID) {
+    return (
+      <div className="canvas-empty" data-testid="canvas-empty">
+        <p>No graph open.</p>
+        <button onClick={() => void useStudio.getState().newGraph()} data-testid="new-graph-empty">
+          New graph
+        </button>
+      </div>
+    );
+  }
+
+  return (
+    <div className="canvas" onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
+      <ReactFlow<FlowNode>
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
+        onConnect={connect}
+        onConnectEnd={onConnectEnd}
+        isValidConnection={isValidConnection}
+        connectionLineComponent={ConnectionLine}
+        onNodeClick={onNodeClick}
+        onEdgeClick={onEdgeClick}
+        onNodeDragStart={onNodeDragStart}
+        onSelectionDragStart={onNodeDragStart}
+        deleteKeyCode={null}
+        selectionKeyCode="Shift"
+        multiSelectionKeyCode={['Meta', 'Control', 'Shift']}
+        minZoom={0.05}
+        maxZoom={2.5}
+        snapToGrid
+        snapGrid={[10, 10]}
+        defaultEdgeOptions={{ interactionWidth: 14 }}
+        proOptions={{ hideAttribution: true }}
+      >
+        <Background gap={20} size={1} />
+        <MiniMap pannable zoomable nodeStrokeWidth={3} />
+        <Controls />
+      </ReactFlow>
+    </div>
+  );
+}

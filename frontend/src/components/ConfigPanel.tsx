@@ -1,0 +1,163 @@
+import Form from '@rjsf/core';
+import type { RJSFSchema, UiSchema, WidgetProps } from '@rjsf/utils';
+import { customizeValidator } from '@rjsf/validator-ajv8';
+import Ajv2020 from 'ajv/dist/2020';
+import { useMemo, useRef } from 'react';
+import type { JSONSchema } from '../backend/types';
+import { useStudio } from '../store/store';
+
+
+/** JSON Schema draft 2020-12 validation; `format: asset` is a stored asset (sha256) or a path. */
+export const validator = customizeValidator({
+  AjvClass: Ajv2020 as never,
+  customFormats: { asset: (s: string) => s.length > 0 },
+  ajvOptionsOverrides: { strict: false },
+});
+
+/** Where the schema marks an asset (format "asset" or x-asset-kind), the form shows the asset picker. */
+export function assetUISchema(schema: JSONSchema | undefined): UiSchema {
+  const ui: UiSchema = {};
+  if (!schema || typeof schema !== 'object') return ui;
+  if (schema.format === 'asset' || typeof schema['x-asset-kind'] === 'string') {
+    return { 'ui:widget': 'asset' };
+  }
+  const props = schema.properties as Record<string, JSONSchema> | undefined;
+  for (const [k, s] of Object.entries(props ?? {})) {
+    const sub = assetUISchema(s);
+    if (Object.keys(sub).length) ui[k] = sub;
+  }
+  if (schema.items && typeof schema.items === 'object') {
+    const sub = assetUISchema(schema.items as JSONSchema);
+    if (Object.keys(sub).length) ui.items = sub;
+  }
+  return ui;
+}
+
+/** The asset picker: stored assets of the field's kind, by name; the value is the sha256. */
+export function AssetWidget(props: WidgetProps) {
+  const { id, value, onChange, schema, disabled, readonly, required } = props;
+  const assets = useStudio((s) => s.assets);
+  const upload = useStudio((s) => s.uploadAsset);
+  const file = useRef<HTMLInputElement>(null);
+  const kind = (schema as JSONSchema)['x-asset-kind'] as string | undefined;
+  const choices = assets.filter((a) => !kind || a.kind === kind);
+  const known = choices.some((a) => a.sha256 === value);
+  return (
+    <div className="asset-widget">
+      <select
+        id={id}
+        value={value ?? ''}
+        disabled={disabled || readonly}
+        required={required}
+        onChange={(e) => onChange(e.target.value === '' ? undefined : e.target.value)}
+        data-testid={`asset-select-${id}`}
+      >
+        <option value="">— choose {kind ?? 'an asset'} —</option>
+        {choices.map((a) => (
+          <option key={a.sha256} value={a.sha256}>
+            {a.name} ({a.sha256.slice(0, 8)})
+          </option>
+        ))}
+        {value && !known && <option value={value}>{String(value).slice(0, 12)}… (not stored)</option>}
+      </select>
+      <button type="button" className="small" onClick={() => file.current?.click()} disabled={disabled || readonly}>
+        Upload…
+      </button>
+      <input
+        ref={file}
+        type="file"
+        hidden
+        onChange={async (e) => {
+          const f = e.target.files?.[0];
+          e.target.value = '';
+          if (!f) return;
+          const a = await upload(f, kind);
+          if (a) onChange(a.sha256);
+        }}
+      />
+    </div>
+  );
+}
+
+const widgets = { asset: AssetWidget };
+
+/** The side panel of the selected node: its config as a form generated from the spec's JSON Schema. */
+export function ConfigPanel() {
+  const selected = useStudio((s) => {
+    const sel = s.nodes.filter((n) => n.selected);
+    return sel.length === 1 ? sel[0] : null;
+  });
+  const count = useStudio((s) => s.nodes.filter((n) => n.selected).length);
+  const spec = useStudio((s) => (selected ? s.specs[selected.data.type] : undefined));
+  const allProblems = useStudio((s) => s.problems);
+  const problems = selected ? allProblems.filter((p) => p.node === selected.id) : [];
+  const updateConfig = useStudio((s) => s.updateConfig);
+  const schema = spec?.config_schema as RJSFSchema | undefined;
+  const uiSchema = useMemo(() => ({ ...assetUISchema(schema as JSONSchema), 'ui:submitButtonOptions': { norender: true } }), [schema]);
+
+  if (!selected) {
+    return (
+      <div className="panel-empty">
+        {count > 1 ? `${count} nodes selected` : 'Select a node to edit its configuration.'}
+      </div>
+    );
+  }
+  return (
+    <div className="config-panel" data-testid="config-panel">
+      <div className="config-head">
+        <div className="config-title">{selected.id}</div>
+        <div className="config-type">{selected.data.type}</div>
+        {spec && <div className="config-summary">{spec.summary}</div>}
+        {spec && !spec.headless && <div className="config-note">Studio only: not exported to the runner.</div>}
+      </div>
+      {problems.length > 0 && (
+        <ul className="config-problems" data-testid="config-problems">
+          {problems.map((p, i) => (
+            <li key={i}>
+              {[p.port && `port ${p.port}`, p.field].filter(Boolean).join(' ')} {p.message}
+            </li>
+          ))}
+        </ul>
+      )}
+      {!spec ? (
+        <div className="panel-empty">Unknown node type {selected.data.type}.</div>
+      ) : (
+        <>
+          <Form
+            key={selected.id}
+            schema={schema ?? {}}
+            uiSchema={uiSchema}
+            formData={selected.data.config}
+            validator={validator}
+            widgets={widgets}
+            liveValidate="onChange"
+            showErrorList={false}
+            noHtml5Validate
+            onChange={(e) => updateConfig(selected.id, (e.formData ?? {}) as Record<string, unknown>)}
+          />
+          {spec.examples?.length > 0 && (
+            <div className="config-examples">
+              <span>Examples:</span>
+              {spec.examples.map((ex) => (
+                <button
+                  key={ex.name}
+                  type="button"
+                  className="small"
+                  onClick={() => updateConfig(selected.id, structuredClone(ex.config))}
+                >
+                  {ex.name}
+                </button>
+              ))}
+            </div>
+          )}
+          {spec.docs && (
+            <details className="config-docs">
+              <summary>Docs</summary>
+              <pre>{spec.docs}</pre>
+            </details>
+          )}
+        </>
+      )}
+    </div>
+  );
+}

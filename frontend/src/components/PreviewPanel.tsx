@@ -1,0 +1,202 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import type { Row, RowsEvent } from '../backend/types';
+import { outputPorts } from '../store/graph';
+import { useStudio } from '../store/store';
+
+const KEEP = 200;
+const MAX_COLS = 24;
+
+type Stats = { latencies: number[]; rowLatencies: number[]; rows: number; renders: number };
+declare global {
+  interface Window {
+    /** Preview figures for the browser benchmarks: ms from a rows message (and a row's own time) to its render. */
+    __atollPreview?: Stats;
+  }
+}
+
+/** A row's own timestamp in unix ms, when it carries one (ts, t, time, timestamp; ms, µs or ns). */
+export function rowTime(r: Row): number | undefined {
+  for (const k of ['ts', 'timestamp', 'time', 't', 'emitted_at']) {
+    const v = r[k];
+    let n: number | undefined;
+    if (typeof v === 'number') n = v;
+    else if (typeof v === 'string') {
+      const d = Date.parse(v);
+      if (!Number.isNaN(d)) return d;
+    }
+    if (n === undefined || !Number.isFinite(n)) continue;
+    if (n > 1e17) return n / 1e6; // ns
+    if (n > 1e14) return n / 1e3; // µs
+    if (n > 1e11) return n; // ms
+  }
+  return undefined;
+}
+
+export function cell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v.length > 120 ? v.slice(0, 117) + '…' : v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  const s = JSON.stringify(v);
+  return s.length > 120 ? s.slice(0, 117) + '…' : s;
+}
+
+/** The table of rows; a custom renderer of the preview, fed by a tap. */
+export function RowsTable({ rows }: { rows: Row[] }) {
+  const cols = useMemo(() => {
+    const seen = new Set<string>();
+    for (const r of rows) for (const k of Object.keys(r)) if (seen.size < MAX_COLS) seen.add(k);
+    return [...seen];
+  }, [rows]);
+  return (
+    <table className="rows-table" data-testid="preview-table">
+      <thead>
+        <tr>
+          <th>#</th>
+          {cols.map((c) => (
+            <th key={c}>{c}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r, i) => (
+          <tr key={i} data-testid="preview-row">
+            <td className="muted">{rows.length - i}</td>
+            {cols.map((c) => (
+              <td key={c}>{cell(r[c])}</td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Live rows of the previewed node port (a node's output, or an edge's `from` end) while a run goes. */
+export function PreviewPanel() {
+  const preview = useStudio((s) => s.preview);
+  const run = useStudio((s) => s.run);
+  const backend = useStudio((s) => s.backend);
+  const spec = useStudio((s) => {
+    const n = s.preview && s.nodes.find((x) => x.id === s.preview!.node);
+    return n ? s.specs[n.data.type] : undefined;
+  });
+  const [rows, setRows] = useState<Row[]>([]);
+  const [paused, setPaused] = useState(false);
+  const [view, setView] = useState<'table' | 'json'>('table');
+  const [dropped, setDropped] = useState(0);
+  const [total, setTotal] = useState(0);
+  const pausedRef = useRef(paused);
+  pausedRef.current = paused;
+  const pending = useRef<{ rows: Row[]; events: RowsEvent[]; dropped: number; total: number }>({ rows: [], events: [], dropped: 0, total: 0 });
+  const rendered = useRef<RowsEvent[]>([]);
+  const active = run && (run.status === 'running' || run.status === 'stopping');
+
+  useEffect(() => {
+    setRows([]);
+    setDropped(0);
+    setTotal(0);
+  }, [preview?.node, preview?.port, run?.id]);
+
+  useEffect(() => {
+    if (!backend || !run || !preview || !active) return;
+    let frame = 0;
+    const flush = () => {
+      frame = 0;
+      const p = pending.current;
+      if (!p.rows.length && !p.dropped) return;
+      pending.current = { rows: [], events: [], dropped: 0, total: 0 };
+      rendered.current = p.events;
+      setRows((old) => [...p.rows.slice(-KEEP).reverse(), ...old].slice(0, KEEP));
+      setDropped((d) => d + p.dropped);
+      setTotal((t) => t + p.total);
+    };
+    const off = backend.tap(run.id, preview.node, preview.port, (e) => {
+      if (pausedRef.current) return;
+      const p = pending.current;
+      p.rows.push(...(e.rows ?? []));
+      if (p.rows.length > KEEP) p.rows.splice(0, p.rows.length - KEEP);
+      p.events.push(e);
+      p.dropped += e.dropped ?? 0;
+      p.total += e.rows?.length ?? 0;
+      if (!frame) frame = requestAnimationFrame(flush);
+    });
+    return () => {
+      off();
+      if (frame) cancelAnimationFrame(frame);
+    };
+  }, [backend, run?.id, active, preview?.node, preview?.port]);
+
+  // Latency figures for the benchmarks: measured once the rows are on screen.
+  useEffect(() => {
+    const evs = rendered.current;
+    if (!evs.length) return;
+    rendered.current = [];
+    const now = Date.now();
+    const s = (window.__atollPreview ??= { latencies: [], rowLatencies: [], rows: 0, renders: 0 });
+    s.renders++;
+    for (const e of evs) {
+      if (e.t) s.latencies.push(now - e.t);
+      s.rows += e.rows?.length ?? 0;
+      const last = e.rows?.[e.rows.length - 1];
+      const rt = last && rowTime(last);
+      if (rt) s.rowLatencies.push(now - rt);
+    }
+    if (s.latencies.length > 5000) s.latencies.splice(0, 2500);
+    if (s.rowLatencies.length > 5000) s.rowLatencies.splice(0, 2500);
+  }, [rows]);
+
+  if (!preview) {
+    return <div className="panel-empty">Click a node or an edge to preview the rows leaving it.</div>;
+  }
+  const ports = outputPorts(spec);
+  return (
+    <div className="preview" data-testid="preview">
+      <div className="section-head">
+        <span>
+          <b>{preview.node}</b>.
+        </span>
+        <select
+          value={preview.port}
+          onChange={(e) => useStudio.getState().setPreview({ node: preview.node, port: e.target.value })}
+          data-testid="preview-port"
+        >
+          {!ports.some((p) => p.name === preview.port) && <option value={preview.port}>{preview.port}</option>}
+          {ports.map((p) => (
+            <option key={p.name} value={p.name}>
+              {p.name}
+            </option>
+          ))}
+        </select>
+        <button className={view === 'table' ? 'on small' : 'small'} onClick={() => setView('table')}>
+          Table
+        </button>
+        <button className={view === 'json' ? 'on small' : 'small'} onClick={() => setView('json')} data-testid="preview-json-tab">
+          JSON
+        </button>
+        <button className="small" onClick={() => setPaused(!paused)} data-testid="preview-pause">
+          {paused ? '▶ Resume' : '❚❚ Pause'}
+        </button>
+        <button className="small" onClick={() => setRows([])}>
+          Clear
+        </button>
+        <span className="muted" data-testid="preview-count">
+          {total} rows seen{dropped ? `, ${dropped} not sampled` : ''}
+          {paused ? ' (paused)' : ''}
+          {!active ? ' — not running' : ''}
+        </span>
+      </div>
+      <div className="preview-body">
+        {view === 'table' ? (
+          <RowsTable rows={rows} />
+        ) : (
+          <pre className="preview-json" data-testid="preview-json">
+            {rows
+              .slice(0, 50)
+              .map((r) => JSON.stringify(r))
+              .join('\n')}
+          </pre>
+        )}
+      </div>
+    </div>
+  );
+}
