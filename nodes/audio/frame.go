@@ -1,0 +1,126 @@
+package audio
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/atoll-studio/atoll/engine"
+	"github.com/atoll-studio/atoll/engine/rows"
+	"github.com/atoll-studio/atoll/nodes"
+)
+
+var frameSpec = engine.Spec{
+	ID:       "transform.frame",
+	Category: "dsp",
+	Summary:  "Cuts audio into fixed-size, overlapping windows.",
+	Docs: "Collects samples across rows and emits one row per window of `size` samples, a new window " +
+		"every `hop` samples (YAMNet: 15600 and 8000 at 16 kHz, 0.975 s windows every 0.5 s). At the end " +
+		"of the stream, windows that start before the last sample are zero-padded when `pad_last` is " +
+		"set (the last partial window is dropped otherwise). Each window keeps its exact `t_start` and " +
+		"`t_end`.",
+	Headless: true,
+	Inputs:   []engine.Port{{Name: "in", Type: PortType, Required: true}},
+	Outputs:  []engine.Port{{Name: "out", Type: PortType}},
+	Fields: []engine.Field{
+		{Name: "size", Type: "integer", Doc: "window length in samples", Default: 15600, Min: engine.Num(1)},
+		{Name: "hop", Type: "integer", Doc: "samples between window starts", Default: 8000, Min: engine.Num(1)},
+		{Name: "pad_last", Type: "boolean", Doc: "zero-pad windows that run past the end", Default: true},
+	},
+	Examples: []engine.Example{{Name: "YAMNet", Config: json.RawMessage(`{"size":15600,"hop":8000}`)}},
+	Defaults: frameDefaults,
+	New: func(bc engine.BuildContext, raw json.RawMessage) (engine.Node, error) {
+		cfg, err := engine.DecodeConfig(raw, frameDefaults)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Size < 1 || cfg.Hop < 1 {
+			return nil, fmt.Errorf("config: size and hop must be >= 1")
+		}
+		return &frameNode{cfg: cfg}, nil
+	},
+}
+
+type frameConfig struct {
+	Size    int  `json:"size"`
+	Hop     int  `json:"hop"`
+	PadLast bool `json:"pad_last"`
+}
+
+var frameDefaults = frameConfig{Size: 15600, Hop: 8000, PadLast: true}
+
+func init() { nodes.Register(frameSpec) }
+
+type frameNode struct {
+	cfg    frameConfig
+	buf    []float32 // samples from absolute index bufAt
+	bufAt  int64
+	next   int64 // start of the next window
+	total  int64 // samples received
+	rate   int
+	t0     float64 // t_start of the stream's first sample
+	seeded bool
+}
+
+func (n *frameNode) Process(ctx context.Context, port string, b *rows.Batch, out engine.Output) error {
+	var outRows []rows.Row
+	for _, row := range b.Rows {
+		samples, rate, err := readAudio(row)
+		if err != nil {
+			out.Reject(row, err)
+			continue
+		}
+		if !n.seeded {
+			n.seeded, n.rate = true, rate
+			if v, ok := row.Get(FieldStart); ok {
+				n.t0, _ = v.AsFloat()
+			}
+		} else if rate != n.rate {
+			out.Reject(row, fmt.Errorf("rate changed from %d to %d Hz mid-stream; resample first", n.rate, rate))
+			continue
+		}
+		n.buf = append(n.buf, samples...)
+		n.total += int64(len(samples))
+		outRows = n.windows(outRows, false)
+	}
+	if len(outRows) == 0 {
+		return nil
+	}
+	return out.Emit("out", &rows.Batch{Rows: outRows})
+}
+
+// windows appends every window that is complete (or, at the end, every padded one).
+func (n *frameNode) windows(dst []rows.Row, end bool) []rows.Row {
+	size := int64(n.cfg.Size)
+	for {
+		if n.next+size > n.total && !(end && n.cfg.PadLast && n.next < n.total) {
+			break
+		}
+		w := make([]float32, size)
+		copy(w, n.buf[n.next-n.bufAt:min(n.next+size, n.total)-n.bufAt])
+		dst = append(dst, audioRow(w, n.rate, n.t0+float64(n.next)/float64(n.rate)))
+		n.next += int64(n.cfg.Hop)
+	}
+	if drop := min(n.next, n.total) - n.bufAt; drop > 0 {
+		k := copy(n.buf, n.buf[drop:])
+		n.buf = n.buf[:k]
+		n.bufAt += drop
+	}
+	return dst
+}
+
+func (n *frameNode) Flush(ctx context.Context, out engine.Output) error {
+	if !n.seeded {
+		return nil
+	}
+	rs := n.windows(nil, true)
+	if len(rs) == 0 {
+		return nil
+	}
+	return out.Emit("out", &rows.Batch{Rows: rs})
+}
+
+var (
+	_ engine.Processor = (*frameNode)(nil)
+	_ engine.Flusher   = (*frameNode)(nil)
+)
