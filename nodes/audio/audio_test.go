@@ -221,3 +221,52 @@ func TestBadWAVIsLocated(t *testing.T) {
 	}
 }
 
+func TestDetectMergesWindows(t *testing.T) {
+	det, err := detectSpec.New(engine.BuildContext{NodeID: "det"}, json.RawMessage(`{"threshold":0.5,"indices":["106-116"],"max_gap":0.1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	win := func(label string, idx int64, score, start float64) rows.Row {
+		return rows.Row{{Name: "label", Value: rows.String(label)}, {Name: "index", Value: rows.Int(idx)},
+			{Name: "score", Value: rows.Float(score)}, {Name: "t_start", Value: rows.Float(start)}, {Name: "t_end", Value: rows.Float(start + 0.975)}}
+	}
+	in := &rows.Batch{Rows: []rows.Row{
+		win("Owl", 114, 0.9, 0), win("Speech", 0, 0.99, 0),
+		win("Owl", 114, 0.7, 0.5), win("Bird", 106, 0.4, 0.5),
+		win("Owl", 114, 0.6, 1.0),
+		win("Owl", 114, 0.1, 3.0), // below threshold: ends the first owl event
+		win("Owl", 114, 0.8, 5.0),
+	}}
+	out := &testOutput{}
+	if err := det.(engine.Processor).Process(t.Context(), "in", in, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := det.(engine.Flusher).Flush(t.Context(), out); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`{"label":"Owl","index":114,"t_start":0.0,"t_end":1.975,"confidence":0.9,"mean_score":0.7333333333333334,"windows":3}`,
+		`{"label":"Owl","index":114,"t_start":5.0,"t_end":5.975,"confidence":0.8,"mean_score":0.8,"windows":1}`,
+	}
+	if len(out.rows) != len(want) {
+		t.Fatalf("got %d events: %v", len(out.rows), out.rows)
+	}
+	for i, r := range out.rows {
+		if got := string(r.AppendJSON(nil)); got != want[i] {
+			t.Errorf("event %d:\n got %s\nwant %s", i, got, want[i])
+		}
+	}
+}
+
+type testOutput struct{ rows []rows.Row }
+
+func (o *testOutput) Emit(port string, b *rows.Batch) error {
+	o.rows = append(o.rows, b.Rows...)
+	return nil
+}
+func (o *testOutput) EmitAcked(port string, b *rows.Batch, ack func()) error {
+	return o.Emit(port, b)
+}
+func (o *testOutput) Reject(r rows.Row, err error) { panic(err) }
+func (o *testOutput) Log(level, msg string)        {}
+func (o *testOutput) Gauge(name string, v float64) {}
