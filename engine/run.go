@@ -50,6 +50,11 @@ type Run struct {
 	srcCancel context.CancelFunc
 	wg        sync.WaitGroup
 	done      chan struct{}
+	parent    context.Context
+
+	tapMu    sync.Mutex
+	tapsOpen map[*Tap]struct{}
+	ended    bool // guarded by tapMu: taps made now are closed at once
 
 	errMu sync.Mutex
 	err   error
@@ -70,6 +75,9 @@ type msg struct {
 	tok  *ackToken
 }
 
+// nodeRef boxes the current node so the hot path reads it with one atomic load.
+type nodeRef struct{ n Node }
+
 type dest struct {
 	node *nodeRT
 	port string
@@ -81,8 +89,9 @@ type nodeRT struct {
 	spec      *Spec
 	gnode     graph.Node
 	sup       graph.Supervision
-	mu        sync.RWMutex // guards node during a rebuild
-	node      Node
+	mu        sync.Mutex // serialises rebuilds, closes and tap-set changes
+	node      Node       // guarded by mu; the hot path reads cur
+	cur       atomic.Pointer[nodeRef]
 	in        chan msg
 	producers atomic.Int32
 	outs      map[string][]dest
@@ -112,7 +121,7 @@ func Build(doc *graph.Document, opts Options) (*Run, error) {
 	if probs := Validate(doc, opts.Catalog, ValidateOptions{Headless: opts.Headless}); len(probs) > 0 {
 		return nil, &InvalidGraphError{Problems: probs}
 	}
-	r := &Run{doc: doc, opts: opts, byID: map[string]*nodeRT{}, done: make(chan struct{}), lastRate: map[string]rateSample{}}
+	r := &Run{doc: doc, opts: opts, byID: map[string]*nodeRT{}, done: make(chan struct{}), lastRate: map[string]rateSample{}, tapsOpen: map[*Tap]struct{}{}}
 	var probs []Problem
 	for _, gn := range doc.Nodes {
 		spec, _ := opts.Catalog.Lookup(gn.Type)
@@ -124,7 +133,7 @@ func Build(doc *graph.Document, opts Options) (*Run, error) {
 			probs = append(probs, Problem{Node: gn.ID, Message: err.Error()})
 			continue
 		}
-		rt.node = node
+		rt.setNode(node)
 		_, isSrc := node.(Source)
 		_, isProc := node.(Processor)
 		if !isSrc && !isProc {
@@ -152,6 +161,13 @@ func Build(doc *graph.Document, opts Options) (*Run, error) {
 		}
 		from.outs[e.From.Port] = append(from.outs[e.From.Port], dest{node: to, port: e.To.Port})
 		to.producers.Add(1)
+	}
+	for _, rt := range r.nodes {
+		if rt.in != nil && rt.producers.Load() == 0 {
+			// An unconnected processor has nothing to read: its input is closed now, before any
+			// producer could run, so that it ends as soon as it starts.
+			close(rt.in)
+		}
 	}
 	return r, nil
 }
@@ -204,6 +220,21 @@ func (r *Run) closeNodes() {
 	}
 }
 
+// setNode installs n as the node's current implementation.
+func (rt *nodeRT) setNode(n Node) {
+	rt.node = n
+	rt.cur.Store(&nodeRef{n})
+}
+
+// end marks the run as over before it started (Stop or Cancel before Start).
+func (r *Run) endUnstarted() {
+	if r.started.CompareAndSwap(false, true) {
+		r.closeNodes()
+		r.closeTaps()
+		close(r.done)
+	}
+}
+
 // Document returns the graph the run was built from.
 func (r *Run) Document() *graph.Document { return r.doc }
 
@@ -212,6 +243,7 @@ func (r *Run) Start(ctx context.Context) {
 	if !r.started.CompareAndSwap(false, true) {
 		return
 	}
+	r.parent = ctx
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	r.srcCtx, r.srcCancel = context.WithCancel(r.ctx)
 	for _, rt := range r.nodes {
@@ -226,13 +258,23 @@ func (r *Run) Start(ctx context.Context) {
 	go func() {
 		r.wg.Wait()
 		r.closeNodes()
+		if err := r.parent.Err(); err != nil {
+			// The caller's context ended the run: that is a failure, not a finish.
+			r.errMu.Lock()
+			if r.err == nil {
+				r.err = context.Cause(r.parent)
+			}
+			r.errMu.Unlock()
+		}
 		r.cancel(nil)
+		r.closeTaps()
 		close(r.done)
 	}()
 }
 
 // Wait blocks until the run ends and returns why it failed, or nil when it finished or was
-// stopped.
+// stopped (Stop or Cancel). When the context given to Start ends the run, Wait returns its
+// cause.
 func (r *Run) Wait() error {
 	<-r.done
 	return r.Err()
@@ -251,8 +293,8 @@ func (r *Run) Err() error {
 // Stop ends the sources and lets everything in flight drain through to the sinks. If ctx ends
 // first the run is cancelled hard.
 func (r *Run) Stop(ctx context.Context) error {
-	if !r.started.Load() {
-		r.closeNodes()
+	r.endUnstarted()
+	if r.srcCancel == nil {
 		return nil
 	}
 	r.srcCancel()
@@ -267,12 +309,11 @@ func (r *Run) Stop(ctx context.Context) error {
 
 // Cancel ends the run at once; batches in flight are abandoned (not acknowledged).
 func (r *Run) Cancel() {
-	if r.started.Load() {
+	r.endUnstarted()
+	if r.cancel != nil {
 		r.cancel(ErrStopped)
-		<-r.done
-	} else {
-		r.closeNodes()
 	}
+	<-r.done
 }
 
 func (r *Run) fail(err error) {
@@ -305,11 +346,7 @@ func (rt *nodeRT) closeOutputs() {
 	}
 }
 
-func (rt *nodeRT) current() Node {
-	rt.mu.RLock()
-	defer rt.mu.RUnlock()
-	return rt.node
-}
+func (rt *nodeRT) current() Node { return rt.cur.Load().n }
 
 // rebuild replaces the node after a failure, waiting the backoff first. It reports whether the
 // node may go on.
@@ -320,10 +357,11 @@ func (rt *nodeRT) rebuild(ctx context.Context, cause error) bool {
 		return false
 	}
 	rt.state.Store("restarting")
-	backoff := time.Duration(rt.sup.BackoffMS) * time.Millisecond << (n - 1)
-	if backoff > 5*time.Second {
-		backoff = 5 * time.Second
+	backoff := time.Duration(rt.sup.BackoffMS) * time.Millisecond
+	for i := int32(1); i < n && backoff < maxBackoff; i++ {
+		backoff *= 2
 	}
+	backoff = min(backoff, maxBackoff)
 	rt.log("warn", fmt.Sprintf("restarting in %v (restart %d of %d): %v", backoff, n, rt.sup.MaxRestarts, cause))
 	select {
 	case <-time.After(backoff):
@@ -337,7 +375,7 @@ func (rt *nodeRT) rebuild(ctx context.Context, cause error) bool {
 	}
 	rt.mu.Lock()
 	old := rt.node
-	rt.node = node
+	rt.setNode(node)
 	rt.mu.Unlock()
 	if old != nil {
 		closeNode(old)
@@ -346,12 +384,16 @@ func (rt *nodeRT) rebuild(ctx context.Context, cause error) bool {
 	return true
 }
 
+// maxBackoff caps the doubling restart delay.
+const maxBackoff = 5 * time.Second
+
 func (rt *nodeRT) runSource() {
 	defer rt.run.wg.Done()
 	defer rt.closeOutputs()
 	for {
 		src := rt.current().(Source)
-		out := &emitter{rt: rt, ctx: rt.run.ctx}
+		// A source's rejects are not tied to a batch: they go out as they come.
+		out := &emitter{rt: rt, ctx: rt.run.ctx, immediate: true}
 		err := func() (err error) {
 			defer func() {
 				if p := recover(); p != nil {
@@ -402,29 +444,43 @@ func (r *Run) startProcessor(rt *nodeRT) {
 		wwg.Wait()
 		if r.ctx.Err() == nil {
 			if f, ok := rt.current().(Flusher); ok {
-				out := &emitter{rt: rt, ctx: r.ctx}
-				if err := f.Flush(r.ctx, out); err != nil {
-					rt.log("error", "flush: "+err.Error())
-				}
-				out.flushRejects()
+				rt.flush(f)
 			}
-		}
-		if rt.producers.Load() == 0 && rt.in != nil && len(rt.outs) == 0 {
-			// nothing downstream to close
 		}
 		rt.closeOutputs()
 		if rt.state.Load() == "running" {
 			rt.state.Store("done")
 		}
 	}()
-	if rt.producers.Load() == 0 {
-		// An unconnected processor has nothing to read: close its input so it ends.
-		close(rt.in)
+}
+
+// flush calls a Flusher once after its last input; a panic or an error there is logged and
+// counted, never fatal to the process.
+func (rt *nodeRT) flush(f Flusher) {
+	out := &emitter{rt: rt, ctx: rt.run.ctx}
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+				rt.log("error", fmt.Sprintf("panic in flush: %v\n%s", p, debug.Stack()))
+			}
+		}()
+		return f.Flush(rt.run.ctx, out)
+	}()
+	if err != nil {
+		rt.errs.Add(1)
+		rt.log("error", "flush: "+err.Error())
+		if rt.sup.Policy == "stop" && rt.run.ctx.Err() == nil {
+			rt.run.fail(&NodeError{Node: rt.id, Err: fmt.Errorf("flush: %w", err)})
+		}
 	}
+	out.flushRejects()
 }
 
 func (rt *nodeRT) processLoop(concurrent bool) {
 	ctx := rt.run.ctx
+	// One emitter per worker, reused for every batch: Output is valid only during Process.
+	out := &emitter{rt: rt, ctx: ctx}
 	for {
 		var m msg
 		var ok bool
@@ -438,18 +494,21 @@ func (rt *nodeRT) processLoop(concurrent bool) {
 		}
 		rt.rowsIn.Add(int64(len(m.b.Rows)))
 		node := rt.current()
-		out := &emitter{rt: rt, ctx: ctx, tok: m.tok}
+		out.tok = m.tok
 		start := time.Now()
 		err, panicked := rt.safeProcess(ctx, node.(Processor), m, out)
 		rt.busyNS.Add(int64(time.Since(start)))
 		rt.batches.Add(1)
+		if ctx.Err() != nil {
+			// Cancelled: the batch is abandoned and never acknowledged (its token keeps a
+			// count that nothing will release).
+			return
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return // cancelled: the batch is abandoned, not acknowledged
-			}
 			rt.failBatch(out, m.b, err)
 		}
 		out.flushRejects()
+		out.tok = nil
 		m.tok.done()
 		if err != nil {
 			switch {
@@ -509,6 +568,8 @@ type emitter struct {
 	ctx     context.Context
 	tok     *ackToken
 	rejects []rows.Row
+	// immediate sends each rejected row at once (sources, whose rejects belong to no batch).
+	immediate bool
 }
 
 func (e *emitter) Emit(port string, b *rows.Batch) error {
@@ -558,7 +619,8 @@ func (e *emitter) emit(port string, b *rows.Batch, tok *ackToken) error {
 		select {
 		case d.node.in <- msg{port: d.port, b: bb, tok: tok}:
 		case <-e.ctx.Done():
-			tok.add(-1)
+			// The count added for this destination is left in place: an abandoned batch
+			// must never be acknowledged, even if the node ignores this error.
 			return context.Cause(e.ctx)
 		}
 	}
@@ -584,6 +646,9 @@ func (e *emitter) Reject(row rows.Row, reason error) {
 	r.Set(ErrorField, rows.String(reason.Error()))
 	r.Set(ErrorNodeField, rows.String(e.rt.id))
 	e.rejects = append(e.rejects, r)
+	if e.immediate {
+		e.flushRejects()
+	}
 }
 
 func (e *emitter) flushRejects() {

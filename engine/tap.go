@@ -15,7 +15,8 @@ type TapOptions struct {
 	Interval time.Duration
 	// MaxRows is how many of a batch's last rows a sample keeps (default 20).
 	MaxRows int
-	// Buffer is how many samples wait for a slow reader before new ones are dropped (default 16).
+	// Buffer is how many samples wait for a slow reader (default 16). It is a ring: when it is
+	// full the oldest sample is dropped to make room for the newest.
 	Buffer int
 }
 
@@ -28,8 +29,10 @@ type TapSample struct {
 }
 
 // Tap samples the rows leaving one node port. The pipeline never waits for a tap: sampling costs
-// one clock read per batch, and samples a reader does not take in time are dropped.
+// one clock read per batch, and samples a reader does not take in time are dropped, oldest
+// first. A tap is closed by Close or when the run ends.
 type Tap struct {
+	run      *Run
 	rt       *nodeRT
 	port     string
 	ch       chan TapSample
@@ -60,7 +63,15 @@ func (r *Run) Tap(node, port string, opts TapOptions) (*Tap, error) {
 	if opts.Buffer <= 0 {
 		opts.Buffer = 16
 	}
-	t := &Tap{rt: rt, port: port, ch: make(chan TapSample, opts.Buffer), interval: int64(opts.Interval), maxRows: opts.MaxRows}
+	t := &Tap{run: r, rt: rt, port: port, ch: make(chan TapSample, opts.Buffer), interval: int64(opts.Interval), maxRows: opts.MaxRows}
+	r.tapMu.Lock()
+	if r.ended {
+		r.tapMu.Unlock()
+		t.closeC()
+		return t, nil
+	}
+	r.tapsOpen[t] = struct{}{}
+	r.tapMu.Unlock()
 	rt.mu.Lock() // serialises tap-set changes (copy on write)
 	defer rt.mu.Unlock()
 	var next []*Tap
@@ -72,11 +83,28 @@ func (r *Run) Tap(node, port string, opts TapOptions) (*Tap, error) {
 	return t, nil
 }
 
+// closeTaps closes every open tap when the run ends, so that readers of C finish.
+func (r *Run) closeTaps() {
+	r.tapMu.Lock()
+	r.ended = true
+	open := make([]*Tap, 0, len(r.tapsOpen))
+	for t := range r.tapsOpen {
+		open = append(open, t)
+	}
+	r.tapMu.Unlock()
+	for _, t := range open {
+		t.Close()
+	}
+}
+
 // C delivers the samples. It is closed when the tap is closed.
 func (t *Tap) C() <-chan TapSample { return t.ch }
 
-// Close stops sampling and closes C.
+// Close stops sampling and closes C. It may be called more than once.
 func (t *Tap) Close() {
+	t.run.tapMu.Lock()
+	delete(t.run.tapsOpen, t)
+	t.run.tapMu.Unlock()
 	slot := t.rt.taps[t.port]
 	t.rt.mu.Lock()
 	if cur := slot.Load(); cur != nil {
@@ -93,6 +121,10 @@ func (t *Tap) Close() {
 		}
 	}
 	t.rt.mu.Unlock()
+	t.closeC()
+}
+
+func (t *Tap) closeC() {
 	t.mu.Lock()
 	if !t.closed {
 		t.closed = true
@@ -123,9 +155,17 @@ func (t *Tap) offer(b *rows.Batch) {
 	if t.closed {
 		return
 	}
-	select {
-	case t.ch <- s:
-	default:
-		t.skipped.Add(int64(len(s.Rows)) + s.Skipped)
+	for {
+		select {
+		case t.ch <- s:
+			return
+		default:
+		}
+		// Full: drop the oldest sample (the reader may take it first; then just retry).
+		select {
+		case old := <-t.ch:
+			s.Skipped += int64(len(old.Rows)) + old.Skipped
+		default:
+		}
 	}
 }

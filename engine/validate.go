@@ -172,6 +172,16 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 			add(Problem{Node: n.ID, Message: fmt.Sprintf("node type %q runs only in the studio, not headless", n.Type)})
 		}
 		probs = append(probs, s.ValidateConfig(n.ID, n.Config)...)
+		if sv := n.Supervision; sv != nil {
+			switch sv.Policy {
+			case "", "restart", "skip", "stop":
+			default:
+				add(Problem{Node: n.ID, Message: fmt.Sprintf("supervision policy %q is not restart, skip or stop", sv.Policy)})
+			}
+			if sv.MaxRestarts < 0 || sv.BackoffMS < 0 {
+				add(Problem{Node: n.ID, Message: "supervision max_restarts and backoff_ms must be >= 0"})
+			}
+		}
 	}
 	connected := map[graph.Endpoint]bool{}
 	edgeSeen := map[graph.Edge]bool{}

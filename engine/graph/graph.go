@@ -138,22 +138,40 @@ func (d *Document) Marshal() ([]byte, error) {
 	for i, n := range d.Nodes {
 		c.Nodes[i] = n
 		if len(n.Config) > 0 {
-			var v any
-			if err := json.Unmarshal(n.Config, &v); err != nil {
-				return nil, fmt.Errorf("node %q: config: %w", n.ID, err)
-			}
-			canon, err := json.Marshal(v) // maps marshal with sorted keys
+			canon, err := canonicalJSON(n.Config)
 			if err != nil {
 				return nil, fmt.Errorf("node %q: config: %w", n.ID, err)
 			}
 			c.Nodes[i].Config = canon
 		}
 	}
-	out, err := json.MarshalIndent(&c, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // expressions such as "a < b" stay readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&c); err != nil {
 		return nil, err
 	}
-	return append(out, '\n'), nil
+	return buf.Bytes(), nil
+}
+
+// canonicalJSON rewrites a JSON value with every object's keys sorted. Numbers keep their
+// literal text (no float64 round trip, so large integers survive) and HTML characters are not
+// escaped.
+func canonicalJSON(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // maps encode with sorted keys
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // Node returns the node with the given id.
