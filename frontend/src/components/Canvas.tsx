@@ -57,13 +57,15 @@ export function Canvas() {
   const onNodesChange = useStudio((s) => s.onNodesChange);
   const onEdgesChange = useStudio((s) => s.onEdgesChange);
   const connect = useStudio((s) => s.connect);
-  const { screenToFlowPosition, fitView } = useReactFlow();
+  const { screenToFlowPosition, fitView, setViewport } = useReactFlow();
 
+  // A graph opens fitted to the view; an empty one at 100 %. (xyflow defers fitView until the
+  // nodes are measured, so it is only asked for when there are nodes.)
   useEffect(() => {
     if (!graphID) return;
-    const t = setTimeout(() => void fitView({ padding: 0.2, maxZoom: 1.2, duration: 0 }), 30);
-    return () => clearTimeout(t);
-  }, [graphID, fitView]);
+    if (useStudio.getState().nodes.length) void fitView({ padding: 0.2, maxZoom: 1.2, duration: 0 });
+    else void setViewport({ x: 0, y: 0, zoom: 1 });
+  }, [graphID, fitView, setViewport]);
 
   const isValidConnection: IsValidConnection = useCallback((c) => {
     const s = useStudio.getState();

@@ -1,5 +1,5 @@
 import Form from '@rjsf/core';
-import type { RJSFSchema, UiSchema, WidgetProps } from '@rjsf/utils';
+import type { IconButtonProps, RJSFSchema, UiSchema, WidgetProps } from '@rjsf/utils';
 import { customizeValidator } from '@rjsf/validator-ajv8';
 import Ajv2020 from 'ajv/dist/2020';
 import { useMemo, useRef } from 'react';
@@ -81,6 +81,28 @@ export function AssetWidget(props: WidgetProps) {
 
 const widgets = { asset: AssetWidget };
 
+/** Text buttons for arrays and maps (rjsf's defaults expect an icon font). */
+function textButton(label: string, title: string) {
+  return function TextButton(props: IconButtonProps) {
+    const { onClick, disabled, style } = props;
+    return (
+      <button type="button" className="small form-btn" title={title} onClick={onClick} disabled={disabled} style={style}>
+        {label}
+      </button>
+    );
+  };
+}
+
+const templates = {
+  ButtonTemplates: {
+    AddButton: textButton('+ Add', 'Add an item'),
+    RemoveButton: textButton('✕', 'Remove'),
+    MoveUpButton: textButton('↑', 'Move up'),
+    MoveDownButton: textButton('↓', 'Move down'),
+    CopyButton: textButton('⧉', 'Copy'),
+  },
+};
+
 /** The side panel of the selected node: its config as a form generated from the spec's JSON Schema. */
 export function ConfigPanel() {
   const selected = useStudio((s) => {
@@ -92,7 +114,13 @@ export function ConfigPanel() {
   const allProblems = useStudio((s) => s.problems);
   const problems = selected ? allProblems.filter((p) => p.node === selected.id) : [];
   const updateConfig = useStudio((s) => s.updateConfig);
-  const schema = spec?.config_schema as RJSFSchema | undefined;
+  // The form's heading is the panel's; the schema's root title (the type id) is not repeated.
+  const schema = useMemo(() => {
+    if (!spec) return undefined;
+    const { title: _t, ...rest } = spec.config_schema;
+    void _t;
+    return rest as RJSFSchema;
+  }, [spec]);
   const uiSchema = useMemo(() => ({ ...assetUISchema(schema as JSONSchema), 'ui:submitButtonOptions': { norender: true } }), [schema]);
 
   if (!selected) {
@@ -130,6 +158,7 @@ export function ConfigPanel() {
             formData={selected.data.config}
             validator={validator}
             widgets={widgets}
+            templates={templates}
             liveValidate="onChange"
             showErrorList={false}
             noHtml5Validate

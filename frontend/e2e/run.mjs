@@ -1,0 +1,246 @@
+// End-to-end tests of the studio in headless Chromium against `atoll serve` (ATOLL_BIN, default
+// ../bin/atoll) on a temporary database. Screenshots go to ../artifacts/e2e/.
+//   node e2e/run.mjs            all scenarios
+//   node e2e/run.mjs invalid    scenarios whose name contains "invalid"
+import { join } from 'node:path';
+import { ensureArtifacts, launchBrowser, startServer } from './lib.mjs';
+
+const shots = ensureArtifacts();
+const filter = process.argv[2] ?? '';
+const T = 15000;
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+/** The node types the scenarios use, looked up in the catalog (first name present wins). */
+function pickTypes(catalog) {
+  const ids = new Set(catalog.map((s) => s.id));
+  const first = (...names) => names.find((n) => ids.has(n));
+  const gen = first('gen.generator', 'source.generator');
+  const map = first('fn.map', 'transform.map');
+  const sink = first('sink.preview', 'sink.discard');
+  assert(gen && map && sink, `catalog lacks a generator, a map or a sink: ${[...ids].join(', ')}`);
+  return { gen, map, sink, spec: (id) => catalog.find((s) => s.id === id) };
+}
+
+const nodeID = (type, n = 1) => `${type.split('.').pop()}-${n}`;
+
+async function newGraph(page) {
+  const before = await page.evaluate(() => window.__atoll.getState().info?.id ?? '');
+  await page.getByTestId('new-graph').click();
+  await page.waitForFunction((b) => {
+    const id = window.__atoll.getState().info?.id;
+    return id && id !== b;
+  }, before, { timeout: T });
+  return page.evaluate(() => window.__atoll.getState().info);
+}
+
+async function dropNode(page, type, x, y) {
+  const canvas = page.getByTestId('canvas');
+  await page.getByTestId(`palette-${type}`).dragTo(canvas, { targetPosition: { x, y } });
+}
+
+async function connect(page, from, fromPort, to, toPort) {
+  const a = page.getByTestId(`handle-${from}-out-${fromPort}`);
+  const b = page.getByTestId(`handle-${to}-in-${toPort}`);
+  const ba = await a.boundingBox();
+  const bb = await b.boundingBox();
+  assert(ba && bb, `handles ${from}.${fromPort} / ${to}.${toPort} not on screen`);
+  await page.mouse.move(ba.x + ba.width / 2, ba.y + ba.height / 2);
+  await page.mouse.down();
+  await page.mouse.move((ba.x + bb.x) / 2, (ba.y + bb.y) / 2, { steps: 5 });
+  await page.mouse.move(bb.x + bb.width / 2, bb.y + bb.height / 2, { steps: 5 });
+  await page.mouse.up();
+}
+
+async function selectNode(page, id) {
+  await page.getByTestId(`node-${id}`).locator('.atoll-node-head').click();
+  await page.getByTestId('config-panel').waitFor({ timeout: T });
+}
+
+async function openStudio(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto(url);
+  await page.getByTestId('palette').waitFor({ timeout: T });
+  await page.waitForFunction(() => window.__atoll?.getState().catalog.length > 0, null, { timeout: T });
+  return { page, errors };
+}
+
+const scenarios = {
+  async 'build, run, preview, stop, save, reload'({ context, url, types }) {
+    const { page, errors } = await openStudio(context, url);
+    const info = await newGraph(page);
+    const gen = nodeID(types.gen);
+    const map = nodeID(types.map);
+    const sink = nodeID(types.sink);
+    await dropNode(page, types.gen, 160, 160);
+    await page.getByTestId(`node-${gen}`).waitFor({ timeout: T });
+    await dropNode(page, types.map, 460, 200);
+    await page.getByTestId(`node-${map}`).waitFor({ timeout: T });
+    await dropNode(page, types.sink, 760, 240);
+    await page.getByTestId(`node-${sink}`).waitFor({ timeout: T });
+
+    const mapOut = types.spec(types.map).outputs[0].name;
+    await connect(page, gen, types.spec(types.gen).outputs[0].name, map, types.spec(types.map).inputs[0].name);
+    await connect(page, map, mapOut, sink, types.spec(types.sink).inputs[0].name);
+    await page.waitForFunction(() => window.__atoll.getState().edges.length === 2, null, { timeout: T });
+
+    // Configure the generator in the generated form: timer rows, until stopped, 200 a second.
+    await selectNode(page, gen);
+    if (await page.locator('#root_mode').count()) await page.locator('#root_mode').selectOption('timer');
+    await page.locator('#root_count').fill('0');
+    await page.locator('#root_rate').fill('200');
+    await page.waitForFunction(
+      (id) => {
+        const n = window.__atoll.getState().nodes.find((x) => x.id === id);
+        return n && n.data.config.rate === 200 && n.data.config.count === 0;
+      },
+      gen,
+      { timeout: T },
+    );
+    // And the map: a new field from an expression, when the form offers one.
+    await selectNode(page, map);
+    await page.evaluate((id) => {
+      const s = window.__atoll.getState();
+      const n = s.nodes.find((x) => x.id === id);
+      if (n && 'set' in n.data.config) s.updateConfig(id, { ...n.data.config, set: { double: 'n * 2' } });
+    }, map);
+    await page.screenshot({ path: join(shots, '01-built.png') });
+
+    await page.getByTestId('run').click();
+    await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: T });
+    await page.getByTestId(`metrics-${gen}`).waitFor({ timeout: T });
+    // Preview the rows leaving the map: click the node.
+    await page.getByTestId(`node-${map}`).locator('.atoll-node-head').click();
+    await page.getByTestId('preview-table').waitFor({ timeout: T });
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=preview-row]').length >= 5, null, { timeout: T });
+    const firstCell = await page.locator('[data-testid=preview-table] thead th').allInnerTexts();
+    assert(firstCell.includes('n'), `preview table columns ${firstCell.join(',')} lack "n"`);
+    await page.screenshot({ path: join(shots, '02-running-preview.png') });
+
+    await page.getByTestId('stop').click();
+    await page.waitForFunction(
+      () => ['stopped', 'finished'].includes(window.__atoll.getState().run?.status),
+      null,
+      { timeout: T },
+    );
+
+    await page.locator('.react-flow__pane').click({ position: { x: 20, y: 20 } });
+    await page.keyboard.press('Control+s');
+    await page.getByTestId('toast-ok').filter({ hasText: 'saved version 2' }).waitFor({ timeout: T });
+    await page.screenshot({ path: join(shots, '03-saved.png') });
+
+    await page.reload();
+    await page.getByTestId(`node-${gen}`).waitFor({ timeout: T });
+    await page.getByTestId(`node-${sink}`).waitFor({ timeout: T });
+    const st = await page.evaluate(() => {
+      const s = window.__atoll.getState();
+      return { id: s.info?.id, version: s.info?.version, edges: s.edges.length, nodes: s.nodes.map((n) => n.data) };
+    });
+    assert(st.id === info.id, `reload opened graph ${st.id}, want ${info.id}`);
+    assert(st.version === 2, `reload shows version ${st.version}, want 2`);
+    assert(st.edges === 2, `reload shows ${st.edges} edges, want 2`);
+    const g = st.nodes.find((d) => d.type === types.gen);
+    assert(g && g.config.rate === 200, `generator config not saved: ${JSON.stringify(g)}`);
+    await page.getByTestId('tab-history').click();
+    await page.getByTestId('version-2').waitFor({ timeout: T });
+    await page.getByTestId('version-1').waitFor({ timeout: T });
+    await page.getByTestId('compare').click();
+    await page.getByTestId('diff').filter({ hasText: gen }).waitFor({ timeout: T });
+    await page.screenshot({ path: join(shots, '04-reloaded-history.png') });
+    assert(errors.length === 0, `page errors: ${errors.join(' | ')}`);
+    await page.close();
+  },
+
+  async 'invalid config blocks the run'({ context, url, types }) {
+    const { page } = await openStudio(context, url);
+    await newGraph(page);
+    const gen = nodeID(types.gen);
+    const sink = nodeID(types.sink);
+    await dropNode(page, types.gen, 200, 200);
+    await dropNode(page, types.sink, 560, 200);
+    await page.getByTestId(`node-${sink}`).waitFor({ timeout: T });
+    await connect(page, gen, types.spec(types.gen).outputs[0].name, sink, types.spec(types.sink).inputs[0].name);
+    await page.waitForFunction(() => window.__atoll.getState().edges.length === 1, null, { timeout: T });
+
+    // A field below its schema minimum: the form flags it at once.
+    const props = types.spec(types.gen).config_schema.properties ?? {};
+    const [field, fs] = Object.entries(props).find(([, s]) => s.type === 'integer' && typeof s.minimum === 'number' && s.minimum >= 1) ?? [];
+    assert(field, `${types.gen} has no integer field with a minimum ≥ 1 to break`);
+    await selectNode(page, gen);
+    await page.locator(`#root_${field}`).fill(String(fs.minimum - 1));
+    await page.locator('.config-panel .error-detail').first().waitFor({ timeout: T });
+
+    await page.getByTestId('run').click();
+    await page.getByTestId(`problem-${gen}`).waitFor({ timeout: T });
+    await page.getByTestId('problems').waitFor({ timeout: T });
+    const run = await page.evaluate(() => window.__atoll.getState().run);
+    assert(run === null, `a run started despite the invalid config: ${JSON.stringify(run)}`);
+    const border = await page.getByTestId(`node-${gen}`).evaluate((el) => getComputedStyle(el).borderTopColor);
+    assert(border === 'rgb(229, 72, 77)', `node border ${border}, want red`);
+    await page.screenshot({ path: join(shots, '05-invalid-blocked.png') });
+
+    // Fix it: the problem goes once validation passes.
+    await page.locator(`#root_${field}`).fill(String(fs.minimum));
+    await page.getByTestId('validate').click();
+    await page.getByTestId(`problem-${gen}`).waitFor({ state: 'detached', timeout: T });
+    await page.close();
+  },
+
+  async 'incompatible ports are refused with the reason'({ context, url, types, catalog }) {
+    // Needs two specs whose port types differ (neither "any").
+    let pair = null;
+    for (const a of catalog) for (const o of a.outputs) for (const b of catalog) for (const i of b.inputs) {
+      if (!pair && a.id !== b.id && o.type !== 'any' && i.type !== 'any' && o.type !== i.type) pair = { a, o, b, i };
+    }
+    if (!pair) {
+      console.log('  (catalog has no incompatible port types; checked by the unit tests instead)');
+      return;
+    }
+    const { page } = await openStudio(context, url);
+    await newGraph(page);
+    await dropNode(page, pair.a.id, 200, 200);
+    await dropNode(page, pair.b.id, 560, 200);
+    const from = nodeID(pair.a.id);
+    const to = nodeID(pair.b.id, pair.a.id.split('.').pop() === pair.b.id.split('.').pop() ? 2 : 1);
+    await page.getByTestId(`node-${to}`).waitFor({ timeout: T });
+    await connect(page, from, pair.o.name, to, pair.i.name);
+    await page.getByTestId('toast-error').filter({ hasText: 'cannot connect' }).waitFor({ timeout: T });
+    const n = await page.evaluate(() => window.__atoll.getState().edges.length);
+    assert(n === 0, `an incompatible edge was made`);
+    await page.close();
+  },
+};
+
+const server = await startServer();
+const { context, close } = await launchBrowser();
+let passed = 0;
+let failed = 0;
+try {
+  const catalog = await (await fetch(new URL('api/catalog', server.url))).json();
+  const types = pickTypes(catalog);
+  for (const [name, fn] of Object.entries(scenarios)) {
+    if (filter && !name.includes(filter)) continue;
+    const t0 = Date.now();
+    try {
+      await fn({ context, url: server.url, types, catalog });
+      passed++;
+      console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+    } catch (err) {
+      failed++;
+      console.log(`FAIL ${name}: ${err.message}`);
+      for (const p of context.pages()) {
+        await p.screenshot({ path: join(shots, `fail-${name.replace(/\W+/g, '-')}.png`) }).catch(() => {});
+      }
+    }
+  }
+} finally {
+  await close();
+  await server.stop();
+}
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
