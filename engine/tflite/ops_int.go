@@ -3,6 +3,7 @@ package tflite
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/atoll-studio/atoll/engine/tflite/internal/qkernel"
 )
@@ -440,7 +441,7 @@ func (k *qBinaryKernel) Prepare(c *OpContext) error {
 	if k.shape, k.aStr, k.bStr, err = qBroadcast(a.Shape, b.Shape); err != nil {
 		return err
 	}
-	k.sameSize = sameShapeInts(a.Shape, b.Shape)
+	k.sameSize = slices.Equal(a.Shape, b.Shape)
 	s1, zp1, err := quantOf(a)
 	if err != nil {
 		return err
@@ -466,18 +467,6 @@ func (k *qBinaryKernel) Prepare(c *OpContext) error {
 	}
 	out.Shape = append([]int(nil), k.shape...)
 	return nil
-}
-
-func sameShapeInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (k *qBinaryKernel) Eval(c *OpContext) error {
