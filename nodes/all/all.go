@@ -1,0 +1,9 @@
+// Package all brings every headless node type into the default catalog (nodes.Default) by
+// importing each node package for its side effects. The runner and `atoll run` import it; the
+// studio also imports nodes/studio for the node types that only work inside it.
+package all
+
+import (
+	_ "github.com/atoll-studio/atoll/nodes/audio"
+	_ "github.com/atoll-studio/atoll/nodes/core"
+)
