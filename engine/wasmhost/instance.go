@@ -1,0 +1,444 @@
+package wasmhost
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/atoll-studio/atoll/engine/rows"
+	"github.com/atoll-studio/atoll/engine/wasmhost/internal/meter"
+)
+
+// InstanceConfig configures one instance of a module.
+type InstanceConfig struct {
+	// Config is the function's config (JSON) passed to the guest's atoll_init, when it has one.
+	Config []byte
+	// Log receives the guest's log lines and its stdout/stderr ("debug", "info", "warn",
+	// "error"). Nil discards them.
+	Log func(level, msg string)
+	// AllowDir, when set, is a host directory the guest may read, mounted read-only at "/".
+	// Without it the guest sees no files.
+	AllowDir string
+	// Context is the context of every guest call (host modules read per-node values from it);
+	// nil means context.Background(). Cancelling it does not interrupt a call: the deadline does.
+	Context context.Context
+}
+
+// Failure is one row that failed, with the reason.
+type Failure struct {
+	Row    rows.Row
+	Reason string
+}
+
+// Result is what one call returns.
+type Result struct {
+	// Out holds the output rows.
+	Out *rows.Batch
+	// Failed holds the rows the guest marked as failed (their ErrorField removed).
+	Failed []Failure
+	// Fuel is the fuel the call used (0 when the module is not metered).
+	Fuel int64
+}
+
+// CallError is a failure of a whole call: a trap, an exit, the deadline, a broken ABI contract.
+// The instance that returned it is dead and must be replaced (Function does that).
+type CallError struct {
+	// Reason is a one-line description ("call exceeded max_call_ms (1000 ms)").
+	Reason string
+	// Interrupted is true when the call was stopped by its fuel budget or deadline.
+	Interrupted bool
+	Err         error
+}
+
+func (e *CallError) Error() string {
+	if e.Err != nil {
+		return e.Reason + ": " + e.Err.Error()
+	}
+	return e.Reason
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// Instance is one instantiated guest. It is used by one goroutine at a time.
+type Instance struct {
+	m       *Module
+	mod     api.Module
+	mem     api.Memory
+	alloc   api.Function
+	process api.Function
+	fuel    api.MutableGlobal
+	budget  int64
+	ctx     context.Context
+	log     func(level, msg string)
+	stderr  *lineWriter
+	stdout  *lineWriter
+	enc     rows.Encoder
+	stack   [2]uint64
+	dead    error
+
+	deadline time.Duration
+	state    atomic.Uint32 // callIdle, callRunning, callInterrupted
+	timer    *time.Timer
+	fired    chan struct{}
+}
+
+const (
+	callIdle uint32 = iota
+	callRunning
+	callInterrupted
+)
+
+// interruptFuel is what the watchdog stores in the fuel global: far below zero, so that the
+// next metering site traps whatever its cost.
+var interruptFuel int64 = math.MinInt64 / 2
+
+type logKey struct{}
+
+// NewInstance instantiates the module, runs its reactor initialisation (_initialize) and its
+// atoll_init with the config, and checks its ABI version. Every step runs under the deadline.
+func (m *Module) NewInstance(cfg InstanceConfig) (*Instance, error) {
+	ctx := cfg.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	log := cfg.Log
+	if log == nil {
+		log = func(string, string) {}
+	}
+	i := &Instance{
+		m:        m,
+		log:      log,
+		deadline: time.Duration(m.limits.MaxCallMS) * time.Millisecond,
+		budget:   m.rt.fuelPerMS * int64(m.limits.MaxCallMS),
+		fired:    make(chan struct{}, 1),
+	}
+	i.ctx = context.WithValue(ctx, logKey{}, i)
+	i.stdout = &lineWriter{level: "info", log: log}
+	i.stderr = &lineWriter{level: "warn", log: log}
+	i.timer = time.AfterFunc(time.Hour, i.interrupt)
+	i.timer.Stop()
+
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(). // _initialize is called below, metered and under the deadline
+		WithStdout(i.stdout).
+		WithStderr(i.stderr).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithNanosleep(i.sleep).
+		WithRandSource(rand.Reader)
+	if cfg.AllowDir != "" {
+		mc = mc.WithFSConfig(wazero.NewFSConfig().WithReadOnlyDirMount(cfg.AllowDir, "/"))
+	}
+	mod, err := m.rt.rt.InstantiateModule(i.ctx, m.compiled, mc)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate: %w", err)
+	}
+	i.mod = mod
+	i.mem = mod.ExportedMemory(ExportMemory)
+	i.alloc = mod.ExportedFunction(ExportAlloc)
+	i.process = mod.ExportedFunction(ExportProcess)
+	g, ok := mod.ExportedGlobal(meter.FuelExport).(api.MutableGlobal)
+	if !ok || i.mem == nil || i.alloc == nil || i.process == nil {
+		i.Close()
+		return nil, fmt.Errorf("%w: exports missing after instantiation", ErrABI)
+	}
+	i.fuel = g
+	if f := mod.ExportedFunction("_initialize"); f != nil {
+		if err := i.call(f, i.stack[:]); err != nil {
+			i.Close()
+			return nil, fmt.Errorf("_initialize: %w", err)
+		}
+	}
+	if err := i.call(mod.ExportedFunction(ExportABIVersion), i.stack[:]); err != nil {
+		i.Close()
+		return nil, fmt.Errorf("%s: %w", ExportABIVersion, err)
+	}
+	if v := int32(uint32(i.stack[0])); v != ABIVersion {
+		i.Close()
+		return nil, fmt.Errorf("%w: %s returned %d, this host runs version %d", ErrABI, ExportABIVersion, v, ABIVersion)
+	}
+	if m.hasInit {
+		ptr, err := i.write(cfg.Config)
+		if err != nil {
+			i.Close()
+			return nil, fmt.Errorf("%s: %w", ExportInit, err)
+		}
+		i.stack[0], i.stack[1] = uint64(ptr), uint64(len(cfg.Config))
+		if err := i.call(mod.ExportedFunction(ExportInit), i.stack[:]); err != nil {
+			i.Close()
+			return nil, fmt.Errorf("%s: %w", ExportInit, err)
+		}
+		if code := int32(uint32(i.stack[0])); code != 0 {
+			msg := i.lastError()
+			i.Close()
+			if msg != "" {
+				return nil, fmt.Errorf("function init failed (code %d): %s", code, msg)
+			}
+			return nil, fmt.Errorf("function init failed (code %d)", code)
+		}
+	}
+	return i, nil
+}
+
+// Close releases the instance.
+func (i *Instance) Close() error {
+	i.timer.Stop()
+	if i.mod == nil {
+		return nil
+	}
+	return i.mod.Close(context.Background())
+}
+
+// Dead returns the reason the instance can no longer be used, or nil.
+func (i *Instance) Dead() error { return i.dead }
+
+// MemoryBytes returns the size of the guest's memory.
+func (i *Instance) MemoryBytes() uint32 { return i.mem.Size() }
+
+// Process sends a batch through the guest. A *CallError means the instance is dead and every
+// row of b failed with its reason; other errors do not happen unless the host is closing.
+func (i *Instance) Process(b *rows.Batch) (Result, error) {
+	if i.dead != nil {
+		return Result{}, i.dead
+	}
+	if i.stderr.first != "" {
+		i.stderr.reset()
+	}
+	data := i.enc.Encode(b)
+	ptr, err := i.write(data)
+	if err != nil {
+		return Result{}, err
+	}
+	i.stack[0], i.stack[1] = uint64(ptr), uint64(len(data))
+	if err := i.call(i.process, i.stack[:]); err != nil {
+		return Result{}, err
+	}
+	used := i.budget - int64(i.fuel.Get())
+	if i.m.limits.NoMetering {
+		used = 0
+	}
+	res := i.stack[0]
+	outPtr, outLen := uint32(res>>32), uint32(res)
+	view, ok := i.mem.Read(outPtr, outLen)
+	if !ok {
+		return Result{}, i.kill(&CallError{Reason: fmt.Sprintf("%s returned out-of-bounds output (ptr %d, len %d, memory %d bytes)", ExportProcess, outPtr, outLen, i.mem.Size())})
+	}
+	out, err := rows.Decode(view)
+	if err != nil {
+		return Result{}, i.kill(&CallError{Reason: fmt.Sprintf("%s returned a malformed batch", ExportProcess), Err: err})
+	}
+	r := Result{Out: out, Fuel: used}
+	splitFailures(&r)
+	return r, nil
+}
+
+// splitFailures moves the rows carrying ErrorField from r.Out to r.Failed.
+func splitFailures(r *Result) {
+	kept := r.Out.Rows[:0]
+	for _, row := range r.Out.Rows {
+		idx := -1
+		for j := range row {
+			if row[j].Name == ErrorField {
+				idx = j
+				break
+			}
+		}
+		if idx < 0 {
+			kept = append(kept, row)
+			continue
+		}
+		reason, ok := row[idx].Value.AsString()
+		if !ok {
+			reason = "failed (" + row[idx].Value.String() + ")"
+		}
+		row.Delete(ErrorField)
+		r.Failed = append(r.Failed, Failure{Row: row, Reason: reason})
+	}
+	r.Out.Rows = kept
+}
+
+// write asks the guest for a buffer of len(data) bytes and copies data into it.
+func (i *Instance) write(data []byte) (uint32, error) {
+	i.stack[0] = uint64(len(data))
+	if err := i.call(i.alloc, i.stack[:]); err != nil {
+		return 0, err
+	}
+	ptr := uint32(i.stack[0])
+	if len(data) == 0 {
+		return ptr, nil
+	}
+	if ptr == 0 || !i.mem.Write(ptr, data) {
+		return 0, i.kill(&CallError{Reason: fmt.Sprintf("%s(%d) returned an out-of-bounds buffer (ptr %d, memory %d bytes)", ExportAlloc, len(data), ptr, i.mem.Size())})
+	}
+	return ptr, nil
+}
+
+// call runs fn with a fresh fuel budget, under the deadline.
+func (i *Instance) call(fn api.Function, stack []uint64) error {
+	i.fuel.Set(uint64(i.budget))
+	i.state.Store(callRunning)
+	i.timer.Reset(i.deadline)
+	err := fn.CallWithStack(i.ctx, stack)
+	interrupted := !i.state.CompareAndSwap(callRunning, callIdle)
+	if !i.timer.Stop() {
+		<-i.fired // the watchdog ran (or is running): wait until it is done with the fuel
+	}
+	if interrupted {
+		i.state.Store(callIdle)
+	}
+	if err == nil {
+		return nil
+	}
+	return i.kill(i.classify(err, interrupted))
+}
+
+// interrupt is the watchdog: it runs when a call passes its deadline and makes the guest trap
+// at its next metering site.
+func (i *Instance) interrupt() {
+	if i.state.CompareAndSwap(callRunning, callInterrupted) {
+		i.fuel.Set(uint64(interruptFuel))
+	}
+	i.fired <- struct{}{}
+}
+
+// sleep is the guest's nanosleep (WASI poll_oneoff): it wakes up early when interrupted.
+func (i *Instance) sleep(ns int64) {
+	end := time.Now().Add(time.Duration(ns))
+	for {
+		left := time.Until(end)
+		if left <= 0 || i.state.Load() == callInterrupted {
+			return
+		}
+		time.Sleep(min(left, 5*time.Millisecond))
+	}
+}
+
+func (i *Instance) classify(err error, interrupted bool) *CallError {
+	var exit *sys.ExitError
+	switch {
+	case interrupted:
+		return &CallError{Reason: fmt.Sprintf("call exceeded max_call_ms (%d ms)", i.m.limits.MaxCallMS), Interrupted: true}
+	case !i.m.limits.NoMetering && int64(i.fuel.Get()) < 0 && strings.Contains(err.Error(), "unreachable"):
+		return &CallError{Reason: fmt.Sprintf("call ran out of fuel (budget %d, max_call_ms %d ms)", i.budget, i.m.limits.MaxCallMS), Interrupted: true}
+	case errors.As(err, &exit):
+		reason := fmt.Sprintf("guest exited with code %d", exit.ExitCode())
+		if tail := i.stderr.firstLine(); tail != "" {
+			reason += ": " + tail
+		}
+		return &CallError{Reason: reason}
+	}
+	msg := err.Error()
+	if k := strings.IndexByte(msg, '\n'); k >= 0 {
+		msg = msg[:k]
+	}
+	reason := "guest trapped: " + msg
+	if line := i.stderr.firstLine(); line != "" {
+		// A Go guest prints its panic or fatal error, then aborts with unreachable.
+		reason += ": " + line
+	}
+	return &CallError{Reason: reason}
+}
+
+// kill marks the instance dead with err and closes it; it returns err.
+func (i *Instance) kill(err *CallError) error {
+	i.dead = err
+	i.mod.Close(context.Background())
+	return err
+}
+
+// lastError returns the last error-level line the guest logged.
+func (i *Instance) lastError() string {
+	if i.stderr.lastErr != "" {
+		return i.stderr.lastErr
+	}
+	return i.stderr.firstLine()
+}
+
+// hostLog is atoll_v1.log(level, ptr, len).
+func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
+	level, ptr, n := uint32(stack[0]), uint32(stack[1]), uint32(stack[2])
+	const maxLine = 4096
+	if n > maxLine {
+		n = maxLine
+	}
+	b, ok := mod.Memory().Read(ptr, n)
+	if !ok {
+		panic(fmt.Errorf("%s.log: out-of-bounds message (ptr %d, len %d)", HostModuleName, ptr, n))
+	}
+	i, _ := ctx.Value(logKey{}).(*Instance)
+	if i == nil {
+		return
+	}
+	lv := "info"
+	switch level {
+	case 0:
+		lv = "debug"
+	case 2:
+		lv = "warn"
+	case 3:
+		lv = "error"
+		i.stderr.lastErr = string(b)
+	}
+	i.log(lv, string(b))
+}
+
+// lineWriter turns a guest's stdout or stderr into log lines. It keeps the first line written
+// since the last reset (a Go guest's "panic: ..." or "fatal error: ..." line, say) and the last
+// error the guest logged, for error reasons. It is only called from the instance's goroutine.
+type lineWriter struct {
+	level   string
+	log     func(level, msg string)
+	buf     []byte
+	first   string
+	lastErr string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		k := bytes.IndexByte(w.buf, '\n')
+		if k < 0 {
+			break
+		}
+		line := string(w.buf[:k])
+		w.buf = w.buf[k+1:]
+		w.emit(line)
+	}
+	if len(w.buf) > 4096 {
+		w.emit(string(w.buf))
+		w.buf = w.buf[:0]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) emit(line string) {
+	if strings.TrimSpace(line) == "" {
+		return
+	}
+	if w.first == "" {
+		w.first = line
+	}
+	w.log(w.level, line)
+}
+
+// firstLine returns the first line written since the last reset, flushing a partial line.
+func (w *lineWriter) firstLine() string {
+	if len(w.buf) > 0 {
+		w.emit(string(w.buf))
+		w.buf = w.buf[:0]
+	}
+	return w.first
+}
+
+func (w *lineWriter) reset() { w.first = "" }

@@ -1,0 +1,9 @@
+/* wildptr.c: a guest whose output pointer and length lie outside its memory. */
+#include "atoll.h"
+static atoll_buffer in_buf;
+ATOLL_EXPORT(atoll_abi_version) int32_t atoll_abi_version(void) { return ATOLL_ABI_VERSION; }
+ATOLL_EXPORT(atoll_alloc) uint8_t *atoll_alloc(uint32_t len) { return atoll_reserve(&in_buf, len ? len : 1); }
+ATOLL_EXPORT(atoll_process) uint64_t atoll_process(const uint8_t *in, uint32_t len) {
+  (void)in;
+  return ATOLL_RESULT(0xFFFFFF00u, len + 1024);
+}
