@@ -1,8 +1,9 @@
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
-import { ReactFlowProvider } from '@xyflow/react';
+import { ReactFlowProvider, type NodeProps } from '@xyflow/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventRouter } from '../backend/events';
 import type { GraphDiff } from '../backend/types';
+import type { FlowNode } from '../store/graph';
 import { resetStudio, useStudio } from '../store/store';
 import { fakeBackend, info, specs } from '../test/fixtures';
 import { assetUISchema, ConfigPanel, validator } from './ConfigPanel';
@@ -70,10 +71,10 @@ describe('SpecNode', () => {
   it('draws ports from the spec, errors output, metrics and problems', () => {
     resetStudio(fakeBackend());
     useStudio.getState().setCatalog(specs);
-    const props = { id: 'map-1', data: { type: 'transform.map', config: {} }, selected: false } as never;
+    const props = { id: 'map-1', data: { type: 'transform.map', config: {} }, selected: false } as unknown as NodeProps<FlowNode>;
     render(
       <ReactFlowProvider>
-        <SpecNode {...(props as object)} />
+        <SpecNode {...props} />
       </ReactFlowProvider>,
     );
     expect(screen.getByTestId('handle-map-1-in-in')).toBeTruthy();
