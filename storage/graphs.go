@@ -346,42 +346,49 @@ func withIdentity(doc []byte, id, name string) ([]byte, error) {
 	if !json.Valid(doc) {
 		return nil, fmt.Errorf("document is not valid JSON: %w", ErrInvalid)
 	}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	if tok, _ := dec.Token(); tok != json.Delim('{') {
+	open := skipSpace(doc, 0)
+	if doc[open] != '{' {
 		return nil, fmt.Errorf("document is not a JSON object: %w", ErrInvalid)
 	}
-	open := int(dec.InputOffset())
+	open++
 	type member struct {
 		want       string
-		start, end int // value span; end == 0 when absent
+		start, end int // value span; end == 0 when absent, -1 when already right
 	}
 	members := []*member{{want: id}, {want: name}}
-	byKey := map[string]*member{"id": members[0], "name": members[1]}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
+	// One pass over the top-level members of the (valid) object, skipping values unparsed: this
+	// runs on every save and documents run to hundreds of kilobytes.
+	for i := skipSpace(doc, open); doc[i] == '"'; {
+		keyEnd := skipValue(doc, i)
+		var key string
+		if err := json.Unmarshal(doc[i:keyEnd], &key); err != nil {
 			return nil, fmt.Errorf("document: %v: %w", err, ErrInvalid)
 		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("document: %v: %w", err, ErrInvalid)
+		start := skipSpace(doc, skipSpace(doc, keyEnd)+1) // past ':'
+		end := skipValue(doc, start)
+		i = skipSpace(doc, end)
+		if doc[i] == ',' {
+			i = skipSpace(doc, i+1)
 		}
-		m := byKey[key]
-		if m == nil {
+		var m *member
+		switch key {
+		case "id":
+			m = members[0]
+		case "name":
+			m = members[1]
+		default:
 			continue
 		}
 		if m.end != 0 {
 			return nil, fmt.Errorf("document has %q twice: %w", key, ErrInvalid)
 		}
 		var got string
-		if err := json.Unmarshal(raw, &got); err != nil {
+		if err := json.Unmarshal(doc[start:end], &got); err != nil {
 			return nil, fmt.Errorf("document %q must be a string: %w", key, ErrInvalid)
 		}
-		m.end = int(dec.InputOffset())
-		m.start = m.end - len(raw)
+		m.start, m.end = start, end
 		if got == m.want {
-			m.start, m.end = -1, -1 // nothing to do
+			m.start, m.end = -1, -1
 		}
 	}
 
@@ -434,6 +441,46 @@ func withIdentity(doc []byte, id, name string) ([]byte, error) {
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// skipSpace returns the index of the first non-space byte of doc at or after i.
+func skipSpace(doc []byte, i int) int {
+	for i < len(doc) && isSpace(doc[i]) {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the JSON value starting at doc[i]. doc must be valid.
+func skipValue(doc []byte, i int) int {
+	if c := doc[i]; c != '"' && c != '{' && c != '[' { // number, true, false, null
+		for i < len(doc) && !isSpace(doc[i]) && doc[i] != ',' && doc[i] != '}' && doc[i] != ']' {
+			i++
+		}
+		return i
+	}
+	depth := 0
+	for ; i < len(doc); i++ {
+		switch doc[i] {
+		case '"':
+			for i++; doc[i] != '"'; i++ {
+				if doc[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+			continue
+		case '}', ']':
+			depth--
+		default:
+			continue
+		}
+		if depth == 0 {
+			return i + 1
+		}
+	}
+	return i
+}
 
 // quote encodes s as a JSON string without HTML escaping.
 func quote(s string) []byte {

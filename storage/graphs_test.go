@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // testDoc builds a pretty graph document with n nodes in a chain; salt varies the configs so
@@ -323,4 +324,42 @@ func TestWithIdentity(t *testing.T) {
 			t.Errorf("withIdentity(%s) = %v, want ErrInvalid", bad, err)
 		}
 	}
+}
+
+// FuzzWithIdentity checks the byte-level edit against a real decoder: the result is valid JSON
+// with the wanted id and name and every other member unchanged.
+func FuzzWithIdentity(f *testing.F) {
+	for _, seed := range []string{`{}`, `{"id":"a","name":"b"}`, "{\n  \"version\": 1,\n  \"nodes\": [{\"id\":\"x\"}]\n}",
+		`{"name":"a\"}","x":[1,{"id":2}],"id":"q"}`, `{ "x" : -1.5e3 , "y":true}`, `{"\u0069d":"z"}`} {
+		f.Add([]byte(seed), "g1", "n <&> \u2028")
+	}
+	f.Fuzz(func(t *testing.T, doc []byte, id, name string) {
+		var in map[string]any
+		if json.Unmarshal(doc, &in) != nil || in == nil {
+			return
+		}
+		out, err := withIdentity(doc, id, name)
+		if err != nil {
+			return // a non-string or repeated id/name is refused
+		}
+		var got map[string]any
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("result is not JSON: %v\n%s", err, out)
+		}
+		if !utf8.ValidString(id) || !utf8.ValidString(name) {
+			return // invalid UTF-8 is replaced by U+FFFD on encoding
+		}
+		if got["id"] != id || got["name"] != name {
+			t.Fatalf("id, name = %q, %q in\n%s", got["id"], got["name"], out)
+		}
+		delete(in, "id")
+		delete(in, "name")
+		delete(got, "id")
+		delete(got, "name")
+		a, _ := json.Marshal(in)
+		b, _ := json.Marshal(got)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("other members changed:\n%s\n%s", doc, out)
+		}
+	})
 }
