@@ -13,7 +13,11 @@ import (
 // (median of per-iteration times), x-realtime and GFLOP/s (2 × model MACs counted at load).
 func BenchmarkYAMNet(b *testing.B) {
 	frames := readTestFile(b, "models/yamnet/reference/birdnet_sample_frames.f32")
-	for _, threads := range []int{1, runtime.GOMAXPROCS(0)} {
+	counts := []int{1}
+	if n := runtime.GOMAXPROCS(0); n > 1 {
+		counts = append(counts, n)
+	}
+	for _, threads := range counts {
 		name := fmt.Sprintf("threads=%d", threads)
 		if threads > 1 {
 			name = "threads=all"
