@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
@@ -125,6 +126,20 @@ func (s *Spec) ValidateConfig(nodeID string, config json.RawMessage) []Problem {
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
 			field := "/" + strings.Join(e.InstanceLocation, "/")
+			prefix := strings.TrimSuffix(field, "/") + "/"
+			// Address unknown and missing properties to the field itself, so a form can mark it.
+			switch k := e.ErrorKind.(type) {
+			case *kind.AdditionalProperties:
+				for _, name := range k.Properties {
+					out = append(out, Problem{Node: nodeID, Field: prefix + name, Message: "unknown field"})
+				}
+				return
+			case *kind.Required:
+				for _, name := range k.Missing {
+					out = append(out, Problem{Node: nodeID, Field: prefix + name, Message: "required field is missing"})
+				}
+				return
+			}
 			out = append(out, Problem{Node: nodeID, Field: field, Message: e.ErrorKind.LocalizedString(printer)})
 			return
 		}
@@ -164,7 +179,11 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 		seen[n.ID] = true
 		s, ok := cat.Lookup(n.Type)
 		if !ok {
-			add(Problem{Node: n.ID, Message: fmt.Sprintf("unknown node type %q (valid: %s)", n.Type, strings.Join(cat.IDs(), ", "))})
+			what := fmt.Sprintf("unknown node type %q", n.Type)
+			if n.Type == "" {
+				what = "missing node type"
+			}
+			add(Problem{Node: n.ID, Message: fmt.Sprintf("%s (valid: %s)", what, strings.Join(cat.IDs(), ", "))})
 			continue
 		}
 		specs[n.ID] = s
@@ -185,6 +204,7 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 	}
 	connected := map[graph.Endpoint]bool{}
 	edgeSeen := map[graph.Edge]bool{}
+	var valid []graph.Edge // edges whose both ends exist, for the cycle search
 	for _, e := range doc.Edges {
 		if edgeSeen[e] {
 			add(Problem{Node: e.To.Node, Port: e.To.Port, Message: fmt.Sprintf("duplicate edge %s", e)})
@@ -192,7 +212,7 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 		}
 		edgeSeen[e] = true
 		var outType, inType string
-		ok := true
+		ok, toOK := true, false
 		if !seen[e.From.Node] {
 			add(Problem{Node: e.To.Node, Port: e.To.Port, Message: fmt.Sprintf("edge %s comes from a missing node %q", e, e.From.Node)})
 			ok = false
@@ -212,6 +232,7 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 		} else if s := specs[e.To.Node]; s != nil {
 			if p, has := s.Input(e.To.Port); has {
 				inType = p.Type
+				toOK = true
 			} else {
 				add(Problem{Node: e.To.Node, Port: e.To.Port, Message: fmt.Sprintf("edge %s: no input port %q (inputs: %s)", e, e.To.Port, portNames(s.Inputs))})
 				ok = false
@@ -219,8 +240,12 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 		} else {
 			ok = false
 		}
-		if ok {
+		if toOK && seen[e.From.Node] {
+			// Connected even when the producer's type is unknown: that is reported once, on it.
 			connected[e.To] = true
+		}
+		if ok {
+			valid = append(valid, e)
 			if !PortsCompatible(outType, inType) {
 				add(Problem{Node: e.To.Node, Port: e.To.Port, Message: fmt.Sprintf("edge %s: output type %q does not fit input type %q", e, outType, inType)})
 			}
@@ -237,7 +262,7 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 			}
 		}
 	}
-	for _, cyc := range findCycles(doc) {
+	for _, cyc := range findCycles(doc, valid) {
 		add(Problem{Node: cyc[0], Message: "cycle: " + strings.Join(append(cyc, cyc[0]), " -> ")})
 	}
 	return probs
@@ -254,11 +279,11 @@ func portNames(ps []Port) string {
 	return strings.Join(names, ", ")
 }
 
-// findCycles returns each elementary cycle found by a depth-first search, rotated to start at
+// findCycles returns each cycle found by a depth-first search over edges, rotated to start at
 // its smallest node id; deterministic for a given document.
-func findCycles(doc *graph.Document) [][]string {
+func findCycles(doc *graph.Document, edges []graph.Edge) [][]string {
 	adj := map[string][]string{}
-	for _, e := range doc.Edges {
+	for _, e := range edges {
 		adj[e.From.Node] = append(adj[e.From.Node], e.To.Node)
 	}
 	for k := range adj {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 )
 
 // FormatVersion is the version of the graph document this build writes and reads.
@@ -110,7 +111,28 @@ func locate(data []byte, err error) error {
 		off = e.Offset
 	}
 	if off < 0 {
-		return err
+		// Unknown fields carry no offset: point at the first key of that name.
+		const prefix = "json: unknown field "
+		msg := err.Error()
+		if !strings.HasPrefix(msg, prefix) {
+			return err
+		}
+		key := []byte(strings.TrimPrefix(msg, prefix)) // quoted, as it appears as a key
+		for i := bytes.Index(data, key); i >= 0; {
+			rest := bytes.TrimLeft(data[i+len(key):], " \t\r\n")
+			if len(rest) > 0 && rest[0] == ':' {
+				off = int64(i)
+				break
+			}
+			j := bytes.Index(data[i+1:], key)
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+		if off < 0 {
+			return err
+		}
 	}
 	line, col := 1, 1
 	for _, c := range data[:min(int(off), len(data))] {
