@@ -13,7 +13,7 @@ import (
 
 	"github.com/atoll-studio/atoll/engine/rows"
 	"github.com/atoll-studio/atoll/engine/wasmhost"
-	"github.com/atoll-studio/atoll/engine/wasmhost/internal/examples"
+	examples "github.com/atoll-studio/atoll/internal/wasmexamples"
 )
 
 var (

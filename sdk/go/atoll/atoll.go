@@ -64,12 +64,12 @@ func setHandler(h func(in *rows.Batch, e *Emitter) error) {
 }
 
 // Map registers fn, applied to each row: the returned row is emitted, or the input row goes to
-// errors with the returned error. fn may modify and return its argument: rows decoded from a
-// batch have no spare capacity, so Set on a new field copies the row.
+// errors with the returned error. fn may modify and return its argument: it is a copy with room
+// for two more fields, in memory the SDK reuses for the next batch (so fn must not keep it).
 func Map(fn func(r rows.Row) (rows.Row, error)) {
 	setHandler(func(in *rows.Batch, e *Emitter) error {
 		for _, r := range in.Rows {
-			out, err := fn(r)
+			out, err := fn(state.roomy(r))
 			if err != nil {
 				e.Fail(r, err)
 				continue
@@ -145,7 +145,8 @@ func Process(in []byte) []byte {
 		}
 	}
 	out := state.enc.Encode(&state.out)
-	clear(state.out.Rows) // drop references into the input buffer
+	clear(state.out.Rows) // drop references to this batch's rows
+	state.arena = state.arena[:0]
 	return out
 }
 
@@ -168,10 +169,28 @@ func RunInit(config []byte) error {
 
 // state is what the SDK keeps between calls: buffers handed to the host must stay referenced
 // (or the guest's GC frees them) and are reused so that a batch allocates as little as possible.
-var state struct {
-	in  []byte
-	out rows.Batch
-	enc rows.Encoder
+var state sdkState
+
+type sdkState struct {
+	in    []byte
+	out   rows.Batch
+	enc   rows.Encoder
+	arena []rows.Field
+}
+
+// roomy copies r into the arena with room for two more fields, so that setting a field does not
+// allocate. The arena is reset by Process after each batch.
+func (s *sdkState) roomy(r rows.Row) rows.Row {
+	need := len(r) + 2
+	if cap(s.arena)-len(s.arena) < need {
+		// A new, bigger block: rows already handed out keep the old one alive until the batch
+		// ends; after a few batches one block holds a whole batch.
+		s.arena = make([]rows.Field, 0, max(4096, 2*need, 2*cap(s.arena)))
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, r...)
+	s.arena = s.arena[:start+need]
+	return s.arena[start : start+len(r) : start+need]
 }
 
 // inputBuffer returns a buffer of n bytes for the host to write into, reusing the last one.

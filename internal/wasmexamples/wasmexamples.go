@@ -1,7 +1,7 @@
-// Package examples gives tests the example and misbehaving guest modules, built from source by
+// Package wasmexamples gives tests the example and misbehaving guest modules, built from source by
 // `make -f mk/wasm.mk wasm-examples` (run once per test binary; make skips what is up to date).
 // A module that cannot be built fails the test naming the make target: never a silent skip.
-package examples
+package wasmexamples
 
 import (
 	"os"
@@ -21,8 +21,8 @@ var (
 // Root returns the repository root.
 func Root() string {
 	_, file, _, _ := runtime.Caller(0)
-	// file is <root>/engine/wasmhost/internal/examples/examples.go
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
+	// file is <root>/internal/wasmexamples/wasmexamples.go
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // Path returns the path of examples/functions/build/<name>.wasm, building the examples first.
