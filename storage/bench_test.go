@@ -29,6 +29,7 @@ func BenchmarkSaveVersion(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(len(docs[0]))/1024, "KiB/doc") // after the loop: Loop resets metrics
 		})
 	}
 }
@@ -52,6 +53,7 @@ func BenchmarkLoadGraph(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(len(doc))/1024, "KiB/doc")
 }
 
 // BenchmarkDiffVersions diffs two 500-node versions in which every node changed.
