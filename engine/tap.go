@@ -11,7 +11,8 @@ import (
 
 // TapOptions bound what a tap takes from an edge.
 type TapOptions struct {
-	// Interval is the least time between two samples (default 50 ms: at most 20 a second).
+	// Interval is the least time between two samples (default 50 ms: at most 20 a second;
+	// at least 1 ms).
 	Interval time.Duration
 	// MaxRows is how many of a batch's last rows a sample keeps (default 20).
 	MaxRows int
@@ -28,18 +29,20 @@ type TapSample struct {
 	Time    time.Time
 }
 
-// Tap samples the rows leaving one node port. The pipeline never waits for a tap: sampling costs
-// one clock read per batch, and samples a reader does not take in time are dropped, oldest
-// first. A tap is closed by Close or when the run ends.
+// Tap samples the rows leaving one node port. The pipeline never waits for a tap: a ticker
+// marks the tap due once an interval, so a batch that passes costs two atomic operations unless
+// it is sampled, and samples a reader does not take in time are dropped, oldest first. A tap
+// is closed by Close or when the run ends.
 type Tap struct {
 	run      *Run
 	rt       *nodeRT
 	port     string
 	ch       chan TapSample
-	interval int64
+	interval time.Duration
 	maxRows  int
-	last     atomic.Int64
+	due      atomic.Bool
 	skipped  atomic.Int64
+	stop     chan struct{}
 	mu       sync.Mutex
 	closed   bool
 }
@@ -50,20 +53,23 @@ func (r *Run) Tap(node, port string, opts TapOptions) (*Tap, error) {
 	if !ok {
 		return nil, fmt.Errorf("tap: no node %q", node)
 	}
-	slot, ok := rt.taps[port]
+	op, ok := rt.ports[port]
 	if !ok {
 		return nil, fmt.Errorf("tap: node %q has no output port %q", node, port)
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = 50 * time.Millisecond
 	}
+	opts.Interval = max(opts.Interval, time.Millisecond)
 	if opts.MaxRows <= 0 {
 		opts.MaxRows = 20
 	}
 	if opts.Buffer <= 0 {
 		opts.Buffer = 16
 	}
-	t := &Tap{run: r, rt: rt, port: port, ch: make(chan TapSample, opts.Buffer), interval: int64(opts.Interval), maxRows: opts.MaxRows}
+	t := &Tap{run: r, rt: rt, port: port, ch: make(chan TapSample, opts.Buffer), interval: opts.Interval,
+		maxRows: opts.MaxRows, stop: make(chan struct{})}
+	t.due.Store(true)
 	r.tapMu.Lock()
 	if r.ended {
 		r.tapMu.Unlock()
@@ -72,15 +78,30 @@ func (r *Run) Tap(node, port string, opts TapOptions) (*Tap, error) {
 	}
 	r.tapsOpen[t] = struct{}{}
 	r.tapMu.Unlock()
+	go t.tick()
 	rt.mu.Lock() // serialises tap-set changes (copy on write)
 	defer rt.mu.Unlock()
 	var next []*Tap
-	if cur := slot.Load(); cur != nil {
+	if cur := op.taps.Load(); cur != nil {
 		next = append(next, *cur...)
 	}
 	next = append(next, t)
-	slot.Store(&next)
+	op.taps.Store(&next)
 	return t, nil
+}
+
+// tick marks the tap due once an interval until it is closed.
+func (t *Tap) tick() {
+	tk := time.NewTicker(t.interval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-tk.C:
+			t.due.Store(true)
+		case <-t.stop:
+			return
+		}
+	}
 }
 
 // closeTaps closes every open tap when the run ends, so that readers of C finish.
@@ -105,7 +126,7 @@ func (t *Tap) Close() {
 	t.run.tapMu.Lock()
 	delete(t.run.tapsOpen, t)
 	t.run.tapMu.Unlock()
-	slot := t.rt.taps[t.port]
+	slot := &t.rt.ports[t.port].taps
 	t.rt.mu.Lock()
 	if cur := slot.Load(); cur != nil {
 		var next []*Tap
@@ -129,17 +150,17 @@ func (t *Tap) closeC() {
 	if !t.closed {
 		t.closed = true
 		close(t.ch)
+		close(t.stop)
 	}
 	t.mu.Unlock()
 }
 
 func (t *Tap) offer(b *rows.Batch) {
-	now := time.Now().UnixNano()
-	last := t.last.Load()
-	if now-last < t.interval || !t.last.CompareAndSwap(last, now) {
+	if !t.due.Load() || !t.due.CompareAndSwap(true, false) {
 		t.skipped.Add(int64(len(b.Rows)))
 		return
 	}
+	now := time.Now().UnixNano()
 	n := len(b.Rows)
 	from := 0
 	if n > t.maxRows {
