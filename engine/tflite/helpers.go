@@ -133,13 +133,9 @@ func stridedCopy(dst, src []byte, es int, shape, dStride, sStride []int, dOff, s
 	inner := shape[r-1]
 	contig := dStride[r-1] == 1 && sStride[r-1] == 1
 	var idx [8]int
-	big := make([]int, 0)
-	if r > len(idx) {
-		big = make([]int, r)
-	}
 	ix := idx[:]
 	if r > len(idx) {
-		ix = big
+		ix = make([]int, r)
 	}
 	for {
 		d, s := dOff, sOff

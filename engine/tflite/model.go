@@ -80,7 +80,7 @@ const (
 )
 
 // maxTensorBytes bounds one tensor's size so that corrupt shapes fail cleanly.
-const maxTensorBytes = 1 << 31
+const maxTensorBytes = 1<<31 - 1
 
 // Load parses a .tflite flatbuffer, resolves every operator's kernel, infers shapes and plans
 // the tensor memory. model must stay unmodified while the Model is in use: constant tensors

@@ -135,7 +135,7 @@ func (k *reshapeKernel) Eval(c *OpContext) error {
 }
 
 type transposeKernel struct {
-	shape, sStride []int // iterate over the output shape, reading input with permuted strides
+	shape, sStride, dStride []int // iterate over the output shape, reading input with permuted strides
 }
 
 func (k *transposeKernel) Prepare(c *OpContext) error {
@@ -164,6 +164,7 @@ func (k *transposeKernel) Prepare(c *OpContext) error {
 		k.sStride[i] = is[p]
 	}
 	k.shape = out.Shape
+	k.dStride = stridesOf(k.shape)
 	if in.Type != out.Type {
 		return fmt.Errorf("input type %s != output type %s", in.Type, out.Type)
 	}
@@ -172,7 +173,7 @@ func (k *transposeKernel) Prepare(c *OpContext) error {
 
 func (k *transposeKernel) Eval(c *OpContext) error {
 	in, out := c.Inputs[0], c.Outputs[0]
-	stridedCopy(out.Data, in.Data, in.Type.Size(), k.shape, stridesOf(k.shape), k.sStride, 0, 0)
+	stridedCopy(out.Data, in.Data, in.Type.Size(), k.shape, k.dStride, k.sStride, 0, 0)
 	return nil
 }
 
@@ -312,6 +313,7 @@ type sliceKernel struct {
 	strided bool
 	shape   []int // box iterated (one entry per input dim)
 	sStride []int
+	dStride []int
 	sOff    int
 }
 
@@ -435,6 +437,7 @@ func (k *sliceKernel) Prepare(c *OpContext) error {
 		return fmt.Errorf("internal: slice shape mismatch")
 	}
 	out.Shape = outShape
+	k.dStride = stridesOf(k.shape)
 	if in.Type != out.Type {
 		return fmt.Errorf("input type %s != output type %s", in.Type, out.Type)
 	}
@@ -443,7 +446,7 @@ func (k *sliceKernel) Prepare(c *OpContext) error {
 
 func (k *sliceKernel) Eval(c *OpContext) error {
 	in, out := c.Inputs[0], c.Outputs[0]
-	stridedCopy(out.Data, in.Data, in.Type.Size(), k.shape, stridesOf(k.shape), k.sStride, 0, k.sOff)
+	stridedCopy(out.Data, in.Data, in.Type.Size(), k.shape, k.dStride, k.sStride, 0, k.sOff)
 	return nil
 }
 
