@@ -18,6 +18,7 @@ type rowExpr struct {
 	src     string
 	program *vm.Program
 	idents  []string
+	fast    fastExpr // nil when the expression needs the VM
 }
 
 func compileRowExpr(src string) (*rowExpr, error) {
@@ -36,7 +37,7 @@ func compileRowExpr(src string) (*rowExpr, error) {
 		return false
 	})
 	sort.Strings(idents)
-	return &rowExpr{src: src, program: tree, idents: idents}, nil
+	return &rowExpr{src: src, program: tree, idents: idents, fast: compileFast(tree.Node())}, nil
 }
 
 // exprEnv evaluates expressions over rows with a reused environment and VM.

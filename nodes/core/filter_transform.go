@@ -54,6 +54,16 @@ type filterNode struct {
 func (f *filterNode) Process(ctx context.Context, port string, b *rows.Batch, out engine.Output) error {
 	kept := b.Rows[:0]
 	for _, r := range b.Rows {
+		if f.cond.fast != nil {
+			if v, ok := f.cond.fast(r); ok {
+				if keep, isBool := v.AsBool(); isBool {
+					if keep {
+						kept = append(kept, r)
+					}
+					continue
+				}
+			}
+		}
 		res, err := f.env.eval(f.cond, r)
 		if err != nil {
 			out.Reject(r, err)

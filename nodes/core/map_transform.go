@@ -74,6 +74,12 @@ func (m *mapNode) Process(ctx context.Context, port string, b *rows.Batch, out e
 	for _, r := range b.Rows {
 		ok := true
 		for i, x := range m.exprs {
+			if x.fast != nil {
+				if v, ok := x.fast(r); ok {
+					r.Set(m.names[i], v)
+					continue
+				}
+			}
 			res, err := m.env.eval(x, r)
 			if err == nil {
 				var v rows.Value
