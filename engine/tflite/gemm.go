@@ -19,17 +19,40 @@ func gemmF32(c *OpContext, M, N, K int, a, b, out []float32, ldc int) {
 	})
 }
 
+// gemmI8 computes int32 c[m*N+n] = Σ_k a[m,k]·b[n,k] with int8 operands.
+func gemmI8(c *OpContext, M, N, K int, a, b []int8, out []int32) {
+	blocks := (N + 3) / 4
+	if M*N*K < 1<<15 {
+		gemmI8Range(0, N, M, N, K, a, b, out)
+		return
+	}
+	c.Parallel(blocks, func(lo, hi int) {
+		gemmI8Range(lo*4, min(hi*4, N), M, N, K, a, b, out)
+	})
+}
+
 func gemmF32Range(n0, n1, M, K int, a, b, out []float32, ldc int) {
+	gemmBlocked(n0, n1, M, K, a, b, out, ldc)
+}
+
+// gemmI8Portable is the pure-Go int8 kernel (also the reference for the assembly one).
+func gemmI8Portable(n0, n1, M, N, K int, a, b []int8, out []int32) {
+	gemmBlocked(n0, n1, M, K, a, b, out, N)
+}
+
+// gemmBlocked computes out[m*ldc+n] = Σ_k a[m*K+k]·b[n*K+k] for n in [n0, n1), m < M, in 4×4
+// register blocks, with T the operand type and A the accumulator type.
+func gemmBlocked[T float32 | int8, A float32 | int32](n0, n1, M, K int, a, b []T, out []A, ldc int) {
 	n := n0
 	for ; n+4 <= n1; n += 4 {
 		b0, b1, b2, b3 := b[n*K:n*K+K], b[(n+1)*K:(n+1)*K+K], b[(n+2)*K:(n+2)*K+K], b[(n+3)*K:(n+3)*K+K]
 		m := 0
 		for ; m+4 <= M; m += 4 {
 			a0, a1, a2, a3 := a[m*K:m*K+K], a[(m+1)*K:(m+1)*K+K], a[(m+2)*K:(m+2)*K+K], a[(m+3)*K:(m+3)*K+K]
-			var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+			var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 A
 			for k := range b0 {
-				x0, x1, x2, x3 := a0[k], a1[k], a2[k], a3[k]
-				y0, y1, y2, y3 := b0[k], b1[k], b2[k], b3[k]
+				x0, x1, x2, x3 := A(a0[k]), A(a1[k]), A(a2[k]), A(a3[k])
+				y0, y1, y2, y3 := A(b0[k]), A(b1[k]), A(b2[k]), A(b3[k])
 				c00 += x0 * y0
 				c01 += x0 * y1
 				c02 += x0 * y2
@@ -58,13 +81,13 @@ func gemmF32Range(n0, n1, M, K int, a, b, out []float32, ldc int) {
 		}
 		for ; m < M; m++ {
 			a0 := a[m*K : m*K+K]
-			var c0, c1, c2, c3 float32
+			var c0, c1, c2, c3 A
 			for k := range b0 {
-				x := a0[k]
-				c0 += x * b0[k]
-				c1 += x * b1[k]
-				c2 += x * b2[k]
-				c3 += x * b3[k]
+				x := A(a0[k])
+				c0 += x * A(b0[k])
+				c1 += x * A(b1[k])
+				c2 += x * A(b2[k])
+				c3 += x * A(b3[k])
 			}
 			o := out[m*ldc+n:]
 			o[0], o[1], o[2], o[3] = c0, c1, c2, c3
@@ -74,88 +97,11 @@ func gemmF32Range(n0, n1, M, K int, a, b, out []float32, ldc int) {
 		b0 := b[n*K : n*K+K]
 		for m := range M {
 			a0 := a[m*K : m*K+K]
-			var s float32
+			var s A
 			for k := range b0 {
-				s += a0[k] * b0[k]
+				s += A(a0[k]) * A(b0[k])
 			}
 			out[m*ldc+n] = s
-		}
-	}
-}
-
-// gemmI8 computes int32 c[m*N+n] = Σ_k a[m,k]·b[n,k] with int8 operands.
-func gemmI8(c *OpContext, M, N, K int, a, b []int8, out []int32) {
-	blocks := (N + 3) / 4
-	if M*N*K < 1<<15 {
-		gemmI8Range(0, N, M, N, K, a, b, out)
-		return
-	}
-	c.Parallel(blocks, func(lo, hi int) {
-		gemmI8Range(lo*4, min(hi*4, N), M, N, K, a, b, out)
-	})
-}
-
-// gemmI8Portable is the pure-Go int8 kernel (also the reference for the assembly one).
-func gemmI8Portable(n0, n1, M, N, K int, a, b []int8, out []int32) {
-	n := n0
-	for ; n+4 <= n1; n += 4 {
-		b0, b1, b2, b3 := b[n*K:n*K+K], b[(n+1)*K:(n+1)*K+K], b[(n+2)*K:(n+2)*K+K], b[(n+3)*K:(n+3)*K+K]
-		m := 0
-		for ; m+4 <= M; m += 4 {
-			a0, a1, a2, a3 := a[m*K:m*K+K], a[(m+1)*K:(m+1)*K+K], a[(m+2)*K:(m+2)*K+K], a[(m+3)*K:(m+3)*K+K]
-			var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 int32
-			for k := range b0 {
-				x0, x1, x2, x3 := int32(a0[k]), int32(a1[k]), int32(a2[k]), int32(a3[k])
-				y0, y1, y2, y3 := int32(b0[k]), int32(b1[k]), int32(b2[k]), int32(b3[k])
-				c00 += x0 * y0
-				c01 += x0 * y1
-				c02 += x0 * y2
-				c03 += x0 * y3
-				c10 += x1 * y0
-				c11 += x1 * y1
-				c12 += x1 * y2
-				c13 += x1 * y3
-				c20 += x2 * y0
-				c21 += x2 * y1
-				c22 += x2 * y2
-				c23 += x2 * y3
-				c30 += x3 * y0
-				c31 += x3 * y1
-				c32 += x3 * y2
-				c33 += x3 * y3
-			}
-			o := out[m*N+n:]
-			o[0], o[1], o[2], o[3] = c00, c01, c02, c03
-			o = out[(m+1)*N+n:]
-			o[0], o[1], o[2], o[3] = c10, c11, c12, c13
-			o = out[(m+2)*N+n:]
-			o[0], o[1], o[2], o[3] = c20, c21, c22, c23
-			o = out[(m+3)*N+n:]
-			o[0], o[1], o[2], o[3] = c30, c31, c32, c33
-		}
-		for ; m < M; m++ {
-			a0 := a[m*K : m*K+K]
-			var c0, c1, c2, c3 int32
-			for k := range b0 {
-				x := int32(a0[k])
-				c0 += x * int32(b0[k])
-				c1 += x * int32(b1[k])
-				c2 += x * int32(b2[k])
-				c3 += x * int32(b3[k])
-			}
-			o := out[m*N+n:]
-			o[0], o[1], o[2], o[3] = c0, c1, c2, c3
-		}
-	}
-	for ; n < n1; n++ {
-		b0 := b[n*K : n*K+K]
-		for m := range M {
-			a0 := a[m*K : m*K+K]
-			var s int32
-			for k := range b0 {
-				s += int32(a0[k]) * int32(b0[k])
-			}
-			out[m*N+n] = s
 		}
 	}
 }

@@ -128,13 +128,8 @@ func (k *convKernel) Prepare(c *OpContext) error {
 	if k.lo, k.hi, err = actRange(c.Builtin.Int8(3, 0)); err != nil {
 		return err
 	}
-	if len(c.Inputs) > 2 && c.Inputs[2] != nil {
-		if b := c.Inputs[2]; b.Type != Float32 || b.NumElements() != k.outC {
-			return fmt.Errorf("bias %s%v does not match %d channels", b.Type, b.Shape, k.outC)
-		}
-	}
-	if out.Type != Float32 {
-		return fmt.Errorf("output type %s, want FLOAT32", out.Type)
+	if err := checkFloatBiasOut(c, 2, k.outC); err != nil {
+		return err
 	}
 	out.Shape = []int{g.batch, g.outH, g.outW, k.outC}
 	k.direct = g.kH == 1 && g.kW == 1 && g.strideH == 1 && g.strideW == 1 && g.padT == 0 && g.padL == 0
@@ -280,13 +275,8 @@ func (k *depthwiseKernel) Prepare(c *OpContext) error {
 	if k.lo, k.hi, err = actRange(c.Builtin.Int8(4, 0)); err != nil {
 		return err
 	}
-	if len(c.Inputs) > 2 && c.Inputs[2] != nil {
-		if b := c.Inputs[2]; b.Type != Float32 || b.NumElements() != k.outC {
-			return fmt.Errorf("bias %s%v does not match %d channels", b.Type, b.Shape, k.outC)
-		}
-	}
-	if out.Type != Float32 {
-		return fmt.Errorf("output type %s, want FLOAT32", out.Type)
+	if err := checkFloatBiasOut(c, 2, k.outC); err != nil {
+		return err
 	}
 	switch w.Type {
 	case Float32:
@@ -417,10 +407,8 @@ func (k *transposeConvKernel) Prepare(c *OpContext) error {
 	if k.lo, k.hi, err = actRange(c.Builtin.Int8(3, 0)); err != nil {
 		return err
 	}
-	if len(c.Inputs) > 3 && c.Inputs[3] != nil {
-		if b := c.Inputs[3]; b.Type != Float32 || b.NumElements() != k.outC {
-			return fmt.Errorf("bias does not match %d channels", k.outC)
-		}
+	if err := checkFloatBiasOut(c, 3, k.outC); err != nil {
+		return err
 	}
 	out.Shape = os
 	return nil
@@ -478,6 +466,19 @@ func (k *transposeConvKernel) Eval(c *OpContext) error {
 			}
 		}
 		clampSlice(o, k.lo, k.hi)
+	}
+	return nil
+}
+
+// checkFloatBiasOut checks the optional float32 bias at input i (n values) and a float32 output.
+func checkFloatBiasOut(c *OpContext, i, n int) error {
+	if len(c.Inputs) > i && c.Inputs[i] != nil {
+		if b := c.Inputs[i]; b.Type != Float32 || b.NumElements() != n {
+			return fmt.Errorf("bias %s%v does not match %d channels", b.Type, b.Shape, n)
+		}
+	}
+	if c.Outputs[0].Type != Float32 {
+		return fmt.Errorf("output type %s, want FLOAT32", c.Outputs[0].Type)
 	}
 	return nil
 }

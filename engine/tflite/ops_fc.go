@@ -42,14 +42,8 @@ func (k *fcKernel) Prepare(c *OpContext) error {
 	if k.lo, k.hi, err = actRange(c.Builtin.Int8(0, 0)); err != nil {
 		return err
 	}
-	if len(c.Inputs) > 2 && c.Inputs[2] != nil {
-		b := c.Inputs[2]
-		if b.Type != Float32 || b.NumElements() != k.units {
-			return fmt.Errorf("bias %s%v does not match %d units", b.Type, b.Shape, k.units)
-		}
-	}
-	if out.Type != Float32 {
-		return fmt.Errorf("output type %s, want FLOAT32", out.Type)
+	if err := checkFloatBiasOut(c, 2, k.units); err != nil {
+		return err
 	}
 	if c.Builtin.Bool(2, false) { // keep_num_dims
 		out.Shape = append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), k.units)
