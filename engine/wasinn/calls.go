@@ -48,8 +48,10 @@ func (s *instanceState) free() {
 }
 
 // fail logs why a call was refused and returns errno.
-func (s *instanceState) fail(errno Errno, msg string) Errno {
-	s.env.opts.Log("warn", fmt.Sprintf("%s.%s: %s (%s)", ModuleName, s.fn, msg, errno))
+func (s *instanceState) fail(errno Errno, msg string) Errno { return s.failAt("warn", errno, msg) }
+
+func (s *instanceState) failAt(level string, errno Errno, msg string) Errno {
+	s.env.opts.Log(level, fmt.Sprintf("%s.%s: %s (%s)", ModuleName, s.fn, msg, errno))
 	return errno
 }
 
@@ -349,7 +351,8 @@ func (s *instanceState) getOutput(mod api.Module, p []uint64) Errno {
 	n := uint32(len(t.Data))
 	if omax < n {
 		writeU32(mod, wptr, n) // as WasmEdge: the size the guest needs
-		return s.fail(TooLarge, fmt.Sprintf("output %d (%q %s %v) takes %d bytes, the buffer has %d", index, t.Name, t.Type, t.Shape, n, omax))
+		// Guests size their buffer this way (the SDK does): not worth a warning.
+		return s.failAt("debug", TooLarge, fmt.Sprintf("output %d (%q %s %v) takes %d bytes, the buffer has %d", index, t.Name, t.Type, t.Shape, n, omax))
 	}
 	if !mod.Memory().Write(optr, t.Data) {
 		return s.fail(InvalidArgument, fmt.Sprintf("output buffer (ptr %d, len %d) is out of bounds", optr, n))

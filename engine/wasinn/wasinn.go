@@ -93,6 +93,9 @@ func HostModule() wasmhost.HostModule {
 	return wasmhost.HostModule{Name: ModuleName, Instantiate: Instantiate}
 }
 
+// Importing the package offers wasi_ephemeral_nn to every Wasm runtime created afterwards.
+func init() { wasmhost.RegisterHostModule(HostModule()) }
+
 type hostFn struct {
 	name   string
 	params []string

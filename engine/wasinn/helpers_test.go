@@ -1,0 +1,158 @@
+package wasinn_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atoll-studio/atoll/engine"
+	"github.com/atoll-studio/atoll/engine/graph"
+	"github.com/atoll-studio/atoll/engine/rows"
+	"github.com/atoll-studio/atoll/engine/wasinn"
+	"github.com/atoll-studio/atoll/engine/wasmhost"
+	"github.com/atoll-studio/atoll/internal/testdata"
+	"github.com/atoll-studio/atoll/nodes"
+	_ "github.com/atoll-studio/atoll/nodes/all"
+)
+
+// repoRoot is the repository root.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+var (
+	buildOnce sync.Once
+	buildOut  []byte
+	buildErr  error
+)
+
+// classifierWasm builds examples/functions/go/classifier with `make -f mk/wasinn.mk
+// classifier-wasm` (once per test binary; make skips it when up to date) and returns its bytes.
+func classifierWasm(t testing.TB) []byte {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildOut, buildErr = exec.Command("make", "-s", "-C", repoRoot(), "-f", "mk/wasinn.mk", "classifier-wasm").CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("building the classifier (make -f mk/wasinn.mk classifier-wasm) failed: %v\n%s", buildErr, buildOut)
+	}
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "functions", "build", "classifier.wasm"))
+	if err != nil {
+		t.Fatalf("classifier-wasm (mk/wasinn.mk) did not build it: %v", err)
+	}
+	return b
+}
+
+func readData(t testing.TB, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(testdata.Path(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// capture is a sink that keeps every row.
+type capture struct {
+	mu   sync.Mutex
+	rows []rows.Row
+}
+
+func (c *capture) Process(_ context.Context, _ string, b *rows.Batch, _ engine.Output) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range b.Rows {
+		c.rows = append(c.rows, r.Clone())
+	}
+	return nil
+}
+
+// owlFrames runs source.wav → transform.resample (16 kHz) → transform.frame (15600/8000) on
+// tawnyowl.wav and returns the YAMNet windows, as the birds graph feeds its classifier.
+func owlFrames(t testing.TB) []rows.Row {
+	t.Helper()
+	wav := testdata.Path(t, "audio/birds/tawnyowl.wav")
+	var c capture
+	cat := nodes.New()
+	cat.Register(engine.Spec{ID: "test.capture", Category: "sink", Headless: true,
+		Inputs: []engine.Port{{Name: "in", Type: "any", Required: true}},
+		New:    func(engine.BuildContext, json.RawMessage) (engine.Node, error) { return &c, nil }})
+	src, _ := json.Marshal(map[string]any{"path": wav, "frame": 4800})
+	doc, err := graph.Parse([]byte(`{"version":1,"id":"frames","name":"frames","nodes":[
+		{"id":"wav","type":"source.wav","config":` + string(src) + `},
+		{"id":"resample","type":"transform.resample","config":{"to_rate":16000}},
+		{"id":"frame","type":"transform.frame","config":{"size":15600,"hop":8000}},
+		{"id":"cap","type":"test.capture"}],
+		"edges":[{"from":{"node":"wav","port":"out"},"to":{"node":"resample","port":"in"}},
+		{"from":{"node":"resample","port":"out"},"to":{"node":"frame","port":"in"}},
+		{"from":{"node":"frame","port":"out"},"to":{"node":"cap","port":"in"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := engine.Build(doc, engine.Options{Catalog: cat, Headless: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r.Start(ctx)
+	if err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.rows) < 20 {
+		t.Fatalf("tawnyowl.wav gave %d windows, want about 30", len(c.rows))
+	}
+	return c.rows
+}
+
+// classifier starts the classifier guest on a runtime that offers wasi_ephemeral_nn, with the
+// YAMNet model registered as "yamnet"; it returns the Function and the node's Env.
+func classifier(t testing.TB, config map[string]any, threads int) (*wasmhost.Function, *wasinn.Env) {
+	t.Helper()
+	fn, env, err := startClassifier(t, config, threads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fn, env
+}
+
+func startClassifier(t testing.TB, config map[string]any, threads int) (*wasmhost.Function, *wasinn.Env, error) {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.Config{HostModules: []wasmhost.HostModule{wasinn.HostModule()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	env, err := wasinn.NewEnv(wasinn.Options{
+		Models:  map[string][]byte{"yamnet": readData(t, "models/yamnet/yamnet.tflite")},
+		Threads: threads,
+		Log:     func(level, msg string) { t.Logf("wasi-nn %s: %s", level, msg) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	mod, err := rt.Load(ctx, classifierWasm(t), wasmhost.Limits{MaxCallMS: 60000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(config)
+	fn, err := mod.NewFunction(wasmhost.FunctionConfig{InstanceConfig: wasmhost.InstanceConfig{
+		Config:  cfg,
+		Context: wasinn.WithEnv(ctx, env),
+		Log:     func(level, msg string) { t.Logf("guest %s: %s", level, msg) },
+	}})
+	if err != nil {
+		return nil, nil, err
+	}
+	t.Cleanup(func() { fn.Close() })
+	return fn, env, nil
+}

@@ -1,0 +1,37 @@
+# Inference (engine/wasinn: the wasi_ephemeral_nn host, sdk/go/wasinn, the classifier guest).
+# `classifier-wasm` builds examples/functions/go/classifier into examples/functions/build/
+# (next to the other example modules); the tests run `make -f mk/wasinn.mk classifier-wasm`
+# themselves, so this fragment also works alone. `test-wasinn` runs the host and end-to-end
+# tests; `bench-wasinn` prints the table rows (YAMNet per 0.975 s frame through the guest vs the
+# direct interpreter call, one core, medians).
+
+GO            ?= go
+WASINN_OUT    := examples/functions/build
+WASINN_SRC    := $(wildcard examples/functions/go/classifier/*.go sdk/go/wasinn/*.go sdk/go/atoll/*.go engine/rows/*.go) go.mod
+
+PREREQS += classifier-wasm
+TESTS   += test-wasinn
+BENCHES += bench-wasinn
+
+.PHONY: classifier-wasm test-wasinn bench-wasinn
+
+classifier-wasm: $(WASINN_OUT)/classifier.wasm
+
+$(WASINN_OUT)/classifier.wasm: $(WASINN_SRC)
+	@mkdir -p $(WASINN_OUT)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $@ ./examples/functions/go/classifier
+
+test-wasinn: classifier-wasm
+	$(GO) test -count=1 -race ./engine/wasinn/...
+	$(GO) test -count=1 ./sdk/go/wasinn/... ./examples/functions/go/classifier/... ./examples/graphs/...
+
+# Medians of per-frame times on one core (GOMAXPROCS=1, nn_threads 1); see engine/wasinn/RATIONALE.md.
+bench-wasinn: classifier-wasm
+	@GOMAXPROCS=1 $(GO) test ./engine/wasinn/ -run '^$$' -bench 'YAMNetFrame' -benchtime 3s -count 1 \
+	| awk '/^BenchmarkYAMNetFrame/ { \
+		name = $$1; sub(/^BenchmarkYAMNetFrame\//, "", name); sub(/-[0-9]+$$/, "", name); \
+		for (i = 3; i < NF; i++) { \
+			u = $$(i+1); \
+			if (u == "ms/frame") printf "| wasi-nn | YAMNet 0.975 s frame, %s | %s | ms/frame | median, 1 core |\n", name, $$i; \
+			if (u == "overhead-%") printf "| wasi-nn | guest overhead vs direct interpreter | %s | %% | median per frame, target <= 5 %% |\n", $$i; \
+		} }'
