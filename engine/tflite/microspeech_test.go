@@ -9,16 +9,6 @@ import (
 	"github.com/atoll-studio/atoll/internal/testdata"
 )
 
-func init() {
-	// Until CAST supports UINT32 outputs natively (internal/REQUESTS.md).
-	if k := lookupBuiltin(OpCast, Int32); k != nil {
-		if _, ok := k().(*castUInt32Kernel); ok {
-			return
-		}
-	}
-	installInt32ToUInt32Cast()
-}
-
 // readPCM16 reads a mono 16-bit PCM WAV file (RIFF chunks parsed directly).
 func readPCM16(t testing.TB, rel string) []int16 {
 	t.Helper()

@@ -21,7 +21,6 @@ func init() {
 	RegisterCustom("SignalFilterBankSpectralSubtraction", func() Kernel { return &sigSpectralSubtractionKernel{} })
 	RegisterCustom("SignalPCAN", func() Kernel { return &sigPCANKernel{} })
 	RegisterCustom("SignalFilterBankLog", func() Kernel { return &sigLogKernel{} })
-	RegisterBuiltin(OpCast, UInt32, func() Kernel { return &castUInt32Kernel{} })
 }
 
 func (t *Tensor) uint32s() []uint32 { return view[uint32](t.Data) }
@@ -373,57 +372,4 @@ func (k *sigLogKernel) Prepare(c *OpContext) error {
 func (k *sigLogKernel) Eval(c *OpContext) error {
 	signal.FilterbankLog(c.Inputs[0].uint32s(), k.scale, k.correction, c.Outputs[0].Int16())
 	return nil
-}
-
-// castUInt32Kernel serves CAST from UINT32 (to INT32, UINT32 or INT64), and from INT32 to UINT32
-// when installed with installInt32ToUInt32Cast.
-type castUInt32Kernel struct{ next Kernel }
-
-func (k *castUInt32Kernel) Prepare(c *OpContext) error {
-	if len(c.Inputs) < 1 || c.Inputs[0] == nil || len(c.Outputs) != 1 {
-		return fmt.Errorf("want 1 input and 1 output")
-	}
-	in, out := c.Inputs[0], c.Outputs[0]
-	if k.next != nil && in.Type != UInt32 && out.Type != UInt32 {
-		return k.next.Prepare(c)
-	}
-	k.next = nil
-	switch {
-	case in.Type == UInt32 && (out.Type == Int32 || out.Type == UInt32 || out.Type == Int64):
-	case in.Type == Int32 && out.Type == UInt32:
-	default:
-		return fmt.Errorf("cast %s to %s is not supported", in.Type, out.Type)
-	}
-	out.Shape = append([]int(nil), in.Shape...)
-	return nil
-}
-
-func (k *castUInt32Kernel) Eval(c *OpContext) error {
-	if k.next != nil {
-		return k.next.Eval(c)
-	}
-	in, out := c.Inputs[0], c.Outputs[0]
-	if out.Type == Int64 {
-		o := out.Int64()
-		for i, v := range in.uint32s() {
-			o[i] = int64(v)
-		}
-		return nil
-	}
-	copy(out.Data, in.Data) // uint32 <-> int32: same bits
-	return nil
-}
-
-// installInt32ToUInt32Cast routes CAST with an INT32 input through castUInt32Kernel, which
-// handles an UINT32 output itself and delegates every other output type to the kernel
-// registered before. See internal/REQUESTS.md.
-func installInt32ToUInt32Cast() {
-	prev := lookupBuiltin(OpCast, Int32)
-	RegisterBuiltin(OpCast, Int32, func() Kernel {
-		k := &castUInt32Kernel{}
-		if prev != nil {
-			k.next = prev()
-		}
-		return k
-	})
 }

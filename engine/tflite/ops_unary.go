@@ -1,6 +1,7 @@
 package tflite
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 )
@@ -13,7 +14,7 @@ func init() {
 		RegisterBuiltin(op, Float32, func() Kernel { return &unaryKernel{} })
 	}
 	RegisterBuiltin(OpSoftmax, Float32, func() Kernel { return &softmaxKernel{} })
-	for _, t := range []DType{Float32, Int32, Int64, Int8, UInt8, Int16, Bool, Float16} {
+	for _, t := range []DType{Float32, Int32, Int64, Int8, UInt8, Int16, Bool, Float16, UInt32, UInt64} {
 		RegisterBuiltin(OpCast, t, func() Kernel { return &castKernel{} })
 	}
 	for _, t := range []DType{Int8, UInt8, Int16, Float16, Int32} {
@@ -158,7 +159,7 @@ func (k *castKernel) Prepare(c *OpContext) error {
 		return err
 	}
 	switch c.Outputs[0].Type {
-	case Float32, Int32, Int64, Int8, UInt8, Int16, Bool:
+	case Float32, Int32, Int64, Int8, UInt8, Int16, Bool, UInt32, UInt64:
 	default:
 		return fmt.Errorf("cast to %s is not supported", c.Outputs[0].Type)
 	}
@@ -188,6 +189,10 @@ func (k *castKernel) Eval(c *OpContext) error {
 			iv = int64(in.Data[i])
 		case Int16:
 			iv = int64(in.Int16()[i])
+		case UInt32:
+			iv = int64(binary.LittleEndian.Uint32(in.Data[i*4:]))
+		case UInt64:
+			iv = int64(binary.LittleEndian.Uint64(in.Data[i*8:]))
 		}
 		if isInt {
 			f = float64(iv)
@@ -207,6 +212,10 @@ func (k *castKernel) Eval(c *OpContext) error {
 			out.Data[i] = uint8(iv)
 		case Int16:
 			out.Int16()[i] = int16(iv)
+		case UInt32:
+			binary.LittleEndian.PutUint32(out.Data[i*4:], uint32(iv))
+		case UInt64:
+			binary.LittleEndian.PutUint64(out.Data[i*8:], uint64(iv))
 		case Bool:
 			if f != 0 {
 				out.Data[i] = 1
