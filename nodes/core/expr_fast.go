@@ -21,7 +21,7 @@ func compileFast(n ast.Node) fastExpr {
 		name := n.Value
 		return func(r rows.Row) (rows.Value, bool) {
 			for i := range r {
-				if r[i].Name == name {
+				if sameName(r[i].Name, name) {
 					switch r[i].Value.Kind() {
 					case rows.KindInt, rows.KindFloat, rows.KindBool, rows.KindString:
 						return r[i].Value, true
@@ -98,6 +98,11 @@ func compileFast(n ast.Node) fastExpr {
 		return compileBinary(n)
 	}
 	return nil
+}
+
+// sameName compares field names, settling most mismatches on the first byte without a call.
+func sameName(a, b string) bool {
+	return len(a) == len(b) && (len(a) == 0 || a[0] == b[0]) && a == b
 }
 
 func constant(v rows.Value) fastExpr {

@@ -76,7 +76,7 @@ func (m *mapNode) Process(ctx context.Context, port string, b *rows.Batch, out e
 		for i, x := range m.exprs {
 			if x.fast != nil {
 				if v, ok := x.fast(r); ok {
-					r.Set(m.names[i], v)
+					setField(&r, m.names[i], v)
 					continue
 				}
 			}
@@ -106,6 +106,27 @@ func (m *mapNode) Process(ctx context.Context, port string, b *rows.Batch, out e
 		return nil
 	}
 	return out.Emit("out", b)
+}
+
+// setField is rows.Row.Set written for the hot path: an appended field is stored member by
+// member into the row's spare capacity, which avoids a bulk write-barrier copy of the struct
+// while the GC runs.
+func setField(r *rows.Row, name string, v rows.Value) {
+	row := *r
+	for i := range row {
+		if sameName(row[i].Name, name) {
+			row[i].Value = v
+			return
+		}
+	}
+	if n := len(row); n < cap(row) {
+		row = row[:n+1]
+		row[n].Name = name
+		row[n].Value = v
+		*r = row
+		return
+	}
+	*r = append(row, rows.Field{Name: name, Value: v})
 }
 
 var _ engine.Processor = (*mapNode)(nil)
