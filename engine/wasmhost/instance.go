@@ -86,10 +86,13 @@ type Instance struct {
 	stack   [2]uint64
 	dead    error
 
-	deadline time.Duration
-	state    atomic.Uint32 // callIdle, callRunning, callInterrupted
-	timer    *time.Timer
-	fired    chan struct{}
+	deadline      time.Duration
+	startDeadline time.Duration
+	startBudget   int64
+	starting      bool
+	state         atomic.Uint32 // callIdle, callRunning, callInterrupted
+	timer         *time.Timer
+	fired         chan struct{}
 }
 
 const (
@@ -101,6 +104,10 @@ const (
 // interruptFuel is what the watchdog stores in the fuel global: far below zero, so that the
 // next metering site traps whatever its cost.
 var interruptFuel int64 = math.MinInt64 / 2
+
+// StartDeadline is the least deadline of each step of an instance's start: _initialize,
+// atoll_abi_version and atoll_init each get max(max_call_ms, StartDeadline).
+const StartDeadline = 10 * time.Second
 
 type logKey struct{}
 
@@ -122,6 +129,9 @@ func (m *Module) NewInstance(cfg InstanceConfig) (*Instance, error) {
 		budget:   m.rt.fuelPerMS * int64(m.limits.MaxCallMS),
 		fired:    make(chan struct{}, 1),
 	}
+	// Starting an instance (a Go runtime's initialisation, say) may take longer than a batch.
+	i.startDeadline = max(i.deadline, StartDeadline)
+	i.startBudget = m.rt.fuelPerMS * i.startDeadline.Milliseconds()
 	i.ctx = context.WithValue(ctx, logKey{}, i)
 	i.stdout = &lineWriter{level: "info", log: log}
 	i.stderr = &lineWriter{level: "warn", log: log}
@@ -155,12 +165,12 @@ func (m *Module) NewInstance(cfg InstanceConfig) (*Instance, error) {
 	}
 	i.fuel = g
 	if f := mod.ExportedFunction("_initialize"); f != nil {
-		if err := i.call(f, i.stack[:]); err != nil {
+		if err := i.startCall(f, i.stack[:]); err != nil {
 			i.Close()
 			return nil, fmt.Errorf("_initialize: %w", err)
 		}
 	}
-	if err := i.call(mod.ExportedFunction(ExportABIVersion), i.stack[:]); err != nil {
+	if err := i.startCall(mod.ExportedFunction(ExportABIVersion), i.stack[:]); err != nil {
 		i.Close()
 		return nil, fmt.Errorf("%s: %w", ExportABIVersion, err)
 	}
@@ -175,7 +185,7 @@ func (m *Module) NewInstance(cfg InstanceConfig) (*Instance, error) {
 			return nil, fmt.Errorf("%s: %w", ExportInit, err)
 		}
 		i.stack[0], i.stack[1] = uint64(ptr), uint64(len(cfg.Config))
-		if err := i.call(mod.ExportedFunction(ExportInit), i.stack[:]); err != nil {
+		if err := i.startCall(mod.ExportedFunction(ExportInit), i.stack[:]); err != nil {
 			i.Close()
 			return nil, fmt.Errorf("%s: %w", ExportInit, err)
 		}
@@ -216,12 +226,14 @@ func (i *Instance) Process(b *rows.Batch) (Result, error) {
 		i.stderr.reset()
 	}
 	data := i.enc.Encode(b)
-	ptr, err := i.write(data)
-	if err != nil {
-		return Result{}, err
+	// One fuel budget and one deadline cover atoll_alloc and atoll_process.
+	i.begin(i.deadline, i.budget)
+	ptr, err := i.put(data)
+	if err == nil {
+		i.stack[0], i.stack[1] = uint64(ptr), uint64(len(data))
+		err = i.process.CallWithStack(i.ctx, i.stack[:])
 	}
-	i.stack[0], i.stack[1] = uint64(ptr), uint64(len(data))
-	if err := i.call(i.process, i.stack[:]); err != nil {
+	if err := i.end(err); err != nil {
 		return Result{}, err
 	}
 	used := i.budget - int64(i.fuel.Get())
@@ -239,9 +251,13 @@ func (i *Instance) Process(b *rows.Batch) (Result, error) {
 		return Result{}, i.kill(&CallError{Reason: fmt.Sprintf("%s returned a malformed batch", ExportProcess), Err: err})
 	}
 	r := Result{Out: out, Fuel: used}
-	splitFailures(&r)
+	if bytes.Contains(view, errorFieldBytes) { // without "$error" in the batch, no row failed
+		splitFailures(&r)
+	}
 	return r, nil
 }
+
+var errorFieldBytes = []byte(ErrorField)
 
 // splitFailures moves the rows carrying ErrorField from r.Out to r.Failed.
 func splitFailures(r *Result) {
@@ -268,28 +284,45 @@ func splitFailures(r *Result) {
 	r.Out.Rows = kept
 }
 
-// write asks the guest for a buffer of len(data) bytes and copies data into it.
+// write asks the guest for a buffer of len(data) bytes and copies data into it, as a call of
+// its own.
 func (i *Instance) write(data []byte) (uint32, error) {
+	i.begin(i.startDeadline, i.startBudget)
+	ptr, err := i.put(data)
+	return ptr, i.end(err)
+}
+
+// put calls atoll_alloc and copies data into the buffer it returns, bounds-checked; it runs
+// between begin and end.
+func (i *Instance) put(data []byte) (uint32, error) {
 	i.stack[0] = uint64(len(data))
-	if err := i.call(i.alloc, i.stack[:]); err != nil {
+	if err := i.alloc.CallWithStack(i.ctx, i.stack[:]); err != nil {
 		return 0, err
 	}
 	ptr := uint32(i.stack[0])
-	if len(data) == 0 {
-		return ptr, nil
-	}
-	if ptr == 0 || !i.mem.Write(ptr, data) {
-		return 0, i.kill(&CallError{Reason: fmt.Sprintf("%s(%d) returned an out-of-bounds buffer (ptr %d, memory %d bytes)", ExportAlloc, len(data), ptr, i.mem.Size())})
+	if len(data) > 0 && (ptr == 0 || !i.mem.Write(ptr, data)) {
+		return 0, &CallError{Reason: fmt.Sprintf("%s(%d) returned an out-of-bounds buffer (ptr %d, memory %d bytes)", ExportAlloc, len(data), ptr, i.mem.Size())}
 	}
 	return ptr, nil
 }
 
-// call runs fn with a fresh fuel budget, under the deadline.
-func (i *Instance) call(fn api.Function, stack []uint64) error {
-	i.fuel.Set(uint64(i.budget))
+// startCall runs one step of an instance's start (_initialize, atoll_abi_version, atoll_init)
+// under the start deadline and budget.
+func (i *Instance) startCall(fn api.Function, stack []uint64) error {
+	i.begin(i.startDeadline, i.startBudget)
+	return i.end(fn.CallWithStack(i.ctx, stack))
+}
+
+// begin gives the guest a fuel budget and arms the deadline for the calls that follow.
+func (i *Instance) begin(deadline time.Duration, budget int64) {
+	i.fuel.Set(uint64(budget))
+	i.starting = deadline != i.deadline
 	i.state.Store(callRunning)
-	i.timer.Reset(i.deadline)
-	err := fn.CallWithStack(i.ctx, stack)
+	i.timer.Reset(deadline)
+}
+
+// end disarms the deadline and turns a call's error into a *CallError, killing the instance.
+func (i *Instance) end(err error) error {
 	interrupted := !i.state.CompareAndSwap(callRunning, callIdle)
 	if !i.timer.Stop() {
 		<-i.fired // the watchdog ran (or is running): wait until it is done with the fuel
@@ -299,6 +332,9 @@ func (i *Instance) call(fn api.Function, stack []uint64) error {
 	}
 	if err == nil {
 		return nil
+	}
+	if ce, ok := err.(*CallError); ok {
+		return i.kill(ce)
 	}
 	return i.kill(i.classify(err, interrupted))
 }
@@ -327,10 +363,12 @@ func (i *Instance) sleep(ns int64) {
 func (i *Instance) classify(err error, interrupted bool) *CallError {
 	var exit *sys.ExitError
 	switch {
+	case interrupted && i.starting:
+		return &CallError{Reason: fmt.Sprintf("instance start exceeded %d ms", i.startDeadline.Milliseconds()), Interrupted: true}
 	case interrupted:
 		return &CallError{Reason: fmt.Sprintf("call exceeded max_call_ms (%d ms)", i.m.limits.MaxCallMS), Interrupted: true}
 	case !i.m.limits.NoMetering && int64(i.fuel.Get()) < 0 && strings.Contains(err.Error(), "unreachable"):
-		return &CallError{Reason: fmt.Sprintf("call ran out of fuel (budget %d, max_call_ms %d ms)", i.budget, i.m.limits.MaxCallMS), Interrupted: true}
+		return &CallError{Reason: fmt.Sprintf("call ran out of fuel (max_call_ms %d ms at %d fuel/ms)", i.m.limits.MaxCallMS, i.m.rt.fuelPerMS), Interrupted: true}
 	case errors.As(err, &exit):
 		reason := fmt.Sprintf("guest exited with code %d", exit.ExitCode())
 		if tail := i.stderr.firstLine(); tail != "" {

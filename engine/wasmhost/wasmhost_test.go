@@ -181,7 +181,7 @@ func TestMisbehavingGuestsAreContained(t *testing.T) {
 	}{
 		{"bad-loop", wasmhost.Limits{MaxCallMS: 200}, "call "},
 		{"bad-cloop", wasmhost.Limits{MaxCallMS: 200}, "call "},
-		{"bad-hog", wasmhost.Limits{MemoryPages: 256}, "out of memory"},
+		{"bad-hog", wasmhost.Limits{MemoryPages: 256, MaxCallMS: 20000}, "out of memory"},
 		{"bad-trap", wasmhost.Limits{}, "guest trapped: wasm error: unreachable"},
 		{"bad-panic", wasmhost.Limits{}, "panic: boom: the guest lost its mind"},
 		{"bad-wildptr", wasmhost.Limits{}, "out-of-bounds output"},
