@@ -109,3 +109,15 @@ export function ensureArtifacts() {
   mkdirSync(artifactsDir, { recursive: true });
   return artifactsDir;
 }
+
+/** The node types the scenarios and benchmarks use, looked up in the catalog (first name present wins). */
+export function pickTypes(catalog) {
+  const ids = new Set(catalog.map((s) => s.id));
+  const first = (...names) => names.find((n) => ids.has(n));
+  const gen = first('gen.generator', 'source.generator');
+  const map = first('fn.map', 'transform.map');
+  const sink = first('sink.preview', 'sink.discard');
+  const discard = first('sink.discard', 'sink.preview');
+  if (!gen || !map || !sink) throw new Error(`catalog lacks a generator, a map or a sink: ${[...ids].join(', ')}`);
+  return { gen, map, sink, discard, spec: (id) => catalog.find((s) => s.id === id) };
+}

@@ -3,7 +3,7 @@
 //   node e2e/run.mjs            all scenarios
 //   node e2e/run.mjs invalid    scenarios whose name contains "invalid"
 import { join } from 'node:path';
-import { ensureArtifacts, launchBrowser, startServer } from './lib.mjs';
+import { ensureArtifacts, launchBrowser, pickTypes, startServer } from './lib.mjs';
 
 const shots = ensureArtifacts();
 const filter = process.argv[2] ?? '';
@@ -11,17 +11,6 @@ const T = 15000;
 
 function assert(cond, msg) {
   if (!cond) throw new Error(msg);
-}
-
-/** The node types the scenarios use, looked up in the catalog (first name present wins). */
-function pickTypes(catalog) {
-  const ids = new Set(catalog.map((s) => s.id));
-  const first = (...names) => names.find((n) => ids.has(n));
-  const gen = first('gen.generator', 'source.generator');
-  const map = first('fn.map', 'transform.map');
-  const sink = first('sink.preview', 'sink.discard');
-  assert(gen && map && sink, `catalog lacks a generator, a map or a sink: ${[...ids].join(', ')}`);
-  return { gen, map, sink, spec: (id) => catalog.find((s) => s.id === id) };
 }
 
 const nodeID = (type, n = 1) => `${type.split('.').pop()}-${n}`;

@@ -49,6 +49,11 @@ function ConnectionLine({ fromX, fromY, toX, toY, fromPosition, toPosition, conn
   );
 }
 
+/** The canvas instance, for the browser benchmarks (programmatic panning). */
+function exposeFlow(inst: unknown) {
+  (window as unknown as { __atollFlow: unknown }).__atollFlow = inst;
+}
+
 /** The graph canvas: drop from the palette, connect typed ports, select and preview. */
 export function Canvas() {
   const nodes = useStudio((s) => s.nodes);
@@ -137,6 +142,7 @@ export function Canvas() {
         onNodeClick={onNodeClick}
         onEdgeClick={onEdgeClick}
         onNodeDragStart={onNodeDragStart}
+        onInit={exposeFlow}
         onSelectionDragStart={onNodeDragStart}
         deleteKeyCode={null}
         selectionKeyCode="Shift"

@@ -8,7 +8,10 @@ export function LogPanel() {
   const end = useRef<HTMLDivElement>(null);
   const rank = { info: 0, warn: 1, error: 2 } as const;
   const shown = logs.filter((l) => (rank[l.level] ?? 0) >= rank[level]).slice(-500);
-  useEffect(() => end.current?.scrollIntoView({ block: 'end' }), [shown.length]);
+  useEffect(() => {
+    // (Braces: newer browsers return a Promise from scrollIntoView, which is no effect cleanup.)
+    end.current?.scrollIntoView({ block: 'end' });
+  }, [shown.length]);
   return (
     <div className="logs" data-testid="logs">
       <div className="section-head">
