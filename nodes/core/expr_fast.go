@@ -17,42 +17,12 @@ type fastExpr func(r rows.Row) (rows.Value, bool)
 // compileFast returns the fast form of an expr AST, or nil when some node is not covered.
 func compileFast(n ast.Node) fastExpr {
 	switch n := n.(type) {
-	case *ast.IdentifierNode:
-		name := n.Value
-		return func(r rows.Row) (rows.Value, bool) {
-			for i := range r {
-				if sameName(r[i].Name, name) {
-					switch r[i].Value.Kind() {
-					case rows.KindInt, rows.KindFloat, rows.KindBool, rows.KindString:
-						return r[i].Value, true
-					}
-					return rows.Value{}, false
-				}
-			}
-			return rows.Value{}, false
+	case *ast.IdentifierNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.StringNode, *ast.ConstantNode:
+		o, ok := leaf(n)
+		if !ok {
+			return nil
 		}
-	case *ast.IntegerNode:
-		return constant(rows.Int(int64(n.Value)))
-	case *ast.FloatNode:
-		return constant(rows.Float(n.Value))
-	case *ast.BoolNode:
-		return constant(rows.Bool(n.Value))
-	case *ast.StringNode:
-		return constant(rows.String(n.Value))
-	case *ast.ConstantNode:
-		switch v := n.Value.(type) {
-		case int:
-			return constant(rows.Int(int64(v)))
-		case int64:
-			return constant(rows.Int(v))
-		case float64:
-			return constant(rows.Float(v))
-		case bool:
-			return constant(rows.Bool(v))
-		case string:
-			return constant(rows.String(v))
-		}
-		return nil
+		return o.get
 	case *ast.UnaryNode:
 		x := compileFast(n.Node)
 		if x == nil {
@@ -100,13 +70,63 @@ func compileFast(n ast.Node) fastExpr {
 	return nil
 }
 
+// operand is a leaf of an expression: a row field or a constant. Binary nodes over two leaves
+// read them with direct calls instead of going through two more closures.
+type operand struct {
+	name     string
+	constant bool
+	v        rows.Value
+}
+
+func leaf(n ast.Node) (operand, bool) {
+	switch n := n.(type) {
+	case *ast.IdentifierNode:
+		return operand{name: n.Value}, true
+	case *ast.IntegerNode:
+		return operand{constant: true, v: rows.Int(int64(n.Value))}, true
+	case *ast.FloatNode:
+		return operand{constant: true, v: rows.Float(n.Value)}, true
+	case *ast.BoolNode:
+		return operand{constant: true, v: rows.Bool(n.Value)}, true
+	case *ast.StringNode:
+		return operand{constant: true, v: rows.String(n.Value)}, true
+	case *ast.ConstantNode:
+		switch v := n.Value.(type) {
+		case int:
+			return operand{constant: true, v: rows.Int(int64(v))}, true
+		case int64:
+			return operand{constant: true, v: rows.Int(v)}, true
+		case float64:
+			return operand{constant: true, v: rows.Float(v)}, true
+		case bool:
+			return operand{constant: true, v: rows.Bool(v)}, true
+		case string:
+			return operand{constant: true, v: rows.String(v)}, true
+		}
+	}
+	return operand{}, false
+}
+
+// get returns the operand's value in row r, if it is of a kind the fast path covers.
+func (o *operand) get(r rows.Row) (rows.Value, bool) {
+	if o.constant {
+		return o.v, true
+	}
+	for i := range r {
+		if sameName(r[i].Name, o.name) {
+			switch r[i].Value.Kind() {
+			case rows.KindInt, rows.KindFloat, rows.KindBool, rows.KindString:
+				return r[i].Value, true
+			}
+			return rows.Value{}, false
+		}
+	}
+	return rows.Value{}, false
+}
+
 // sameName compares field names, settling most mismatches on the first byte without a call.
 func sameName(a, b string) bool {
 	return len(a) == len(b) && (len(a) == 0 || a[0] == b[0]) && a == b
-}
-
-func constant(v rows.Value) fastExpr {
-	return func(rows.Row) (rows.Value, bool) { return v, true }
 }
 
 func compileBinary(n *ast.BinaryNode) fastExpr {
@@ -133,6 +153,18 @@ func compileBinary(n *ast.BinaryNode) fastExpr {
 		}
 	case "+", "-", "*", "/", "%":
 		op := n.Operator[0]
+		lo, lLeaf := leaf(n.Left)
+		ro, rLeaf := leaf(n.Right)
+		if lLeaf && rLeaf {
+			return func(row rows.Row) (rows.Value, bool) {
+				a, ok1 := lo.get(row)
+				b, ok2 := ro.get(row)
+				if !ok1 || !ok2 {
+					return rows.Value{}, false
+				}
+				return arith(op, a, b)
+			}
+		}
 		return func(row rows.Row) (rows.Value, bool) {
 			a, ok1 := l(row)
 			b, ok2 := r(row)
