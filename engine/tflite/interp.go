@@ -95,6 +95,16 @@ func (m *Model) plan() error {
 		placed = append(placed, it)
 		m.arenaLen = max(m.arenaLen, off+it.size)
 	}
+	for oi, op := range m.ops {
+		op.persist = make([]int, len(op.ctx.persistSizes))
+		for pi, sz := range op.ctx.persistSizes {
+			if sz < 0 || sz > maxTensorBytes-m.stateLen {
+				return fmt.Errorf("operator %d (%s): persistent buffer of %d bytes", oi, op.ctx.OpName, sz)
+			}
+			op.persist[pi] = m.stateLen
+			m.stateLen = alignUp(m.stateLen + sz)
+		}
+	}
 	m.offsets = make([]int, len(m.tensors))
 	for i := range m.offsets {
 		m.offsets[i] = -1
@@ -114,11 +124,13 @@ func alignUp(n int) int { return (n + arenaAlign - 1) &^ (arenaAlign - 1) }
 // ArenaBytes returns the size of the activation arena each Interpreter allocates.
 func (m *Model) ArenaBytes() int { return m.arenaLen }
 
-// Interpreter runs a Model with its own tensor memory. One Interpreter must not be used from
-// two goroutines at once; different interpreters of one model may run concurrently.
+// Interpreter runs a Model with its own tensor memory and operator state. One Interpreter must
+// not be used from two goroutines at once; different interpreters of one model may run
+// concurrently.
 type Interpreter struct {
 	m       *Model
 	arena   []byte
+	state   []byte // persistent operator state (OpContext.AddPersistent)
 	tensors []*Tensor
 	ctxs    []OpContext
 	pool    *workerPool
@@ -126,7 +138,9 @@ type Interpreter struct {
 
 // NewInterpreter allocates an interpreter's arena (once; Invoke allocates no tensor memory).
 func (m *Model) NewInterpreter() (*Interpreter, error) {
-	it := &Interpreter{m: m, arena: alignedBytes(m.arenaLen)}
+	base := alignUp(m.arenaLen)
+	mem := alignedBytes(base + m.stateLen)
+	it := &Interpreter{m: m, arena: mem[:m.arenaLen:m.arenaLen], state: mem[base:]}
 	it.tensors = make([]*Tensor, len(m.tensors))
 	for i, t := range m.tensors {
 		c := *t
@@ -158,10 +172,28 @@ func (m *Model) NewInterpreter() (*Interpreter, error) {
 			sz := op.ctx.scratchSizes[j]
 			c.scratch[j] = it.arena[off : off+sz : off+sz]
 		}
+		c.persist = make([][]byte, len(op.persist))
+		for j, off := range op.persist {
+			sz := op.ctx.persistSizes[j]
+			c.persist[j] = it.state[off : off+sz : off+sz]
+		}
 		c.pool = it.pool
 		it.ctxs[i] = c
 	}
+	it.Reset()
 	return it, nil
+}
+
+// Reset returns every operator's persistent state to its initial value, as in a new
+// interpreter (e.g. the noise estimate of SignalFilterBankSpectralSubtraction before a new
+// stream). Tensors are left as they are.
+func (it *Interpreter) Reset() {
+	clear(it.state)
+	for i, op := range it.m.ops {
+		if r, ok := op.kernel.(Resetter); ok {
+			r.Reset(&it.ctxs[i])
+		}
+	}
 }
 
 // Close stops the interpreter's worker goroutines. The interpreter must not be used after.

@@ -24,6 +24,7 @@ type Model struct {
 	threads  int
 	offsets  []int // arena offset per tensor, -1 for constants
 	arenaLen int
+	stateLen int // bytes of persistent state per interpreter, placed after the arena
 	macs     int64
 }
 
@@ -32,6 +33,7 @@ type opNode struct {
 	ctx     OpContext // used for Prepare; interpreters copy it
 	in, out []int
 	scratch []int // arena offsets of scratch buffers
+	persist []int // offsets of persistent buffers in the state block
 }
 
 // macCounter is implemented by kernels that know their multiply-accumulate count.

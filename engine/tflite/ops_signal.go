@@ -2,7 +2,6 @@ package tflite
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/atoll-studio/atoll/engine/tflite/internal/flexbuf"
 	"github.com/atoll-studio/atoll/engine/tflite/internal/signal"
@@ -22,9 +21,6 @@ func init() {
 	RegisterCustom("SignalPCAN", func() Kernel { return &sigPCANKernel{} })
 	RegisterCustom("SignalFilterBankLog", func() Kernel { return &sigLogKernel{} })
 }
-
-func (t *Tensor) uint32s() []uint32 { return view[uint32](t.Data) }
-func (t *Tensor) uint64s() []uint64 { return view[uint64](t.Data) }
 
 // sigCheck validates input/output counts and types of a Signal operator.
 func sigCheck(c *OpContext, ins, outs []DType) error {
@@ -139,20 +135,13 @@ func (k *sigRfftKernel) Prepare(c *OpContext) error {
 	shape := append([]int(nil), in.Shape...)
 	shape[len(shape)-1] = k.outN
 	c.Outputs[0].Shape = shape
+	c.AddScratch(2 * n) // one zero-padded frame
 	return nil
 }
 
-var rfftFrames = sync.Pool{New: func() any { return new([]int16) }}
-
 func (k *sigRfftKernel) Eval(c *OpContext) error {
 	in, out := c.Inputs[0].Int16(), c.Outputs[0].Int16()
-	fp := rfftFrames.Get().(*[]int16)
-	defer rfftFrames.Put(fp)
-	n := k.fft.Len()
-	if cap(*fp) < n {
-		*fp = make([]int16, n)
-	}
-	frame := (*fp)[:n]
+	frame := view[int16](c.Scratch(0))[:k.fft.Len()]
 	for i, o := 0, 0; i < len(in); i, o = i+k.inLen, o+k.outN {
 		copy(frame, in[i:i+k.inLen])
 		clear(frame[k.inLen:])
@@ -186,7 +175,7 @@ func (k *sigEnergyKernel) Prepare(c *OpContext) error {
 }
 
 func (k *sigEnergyKernel) Eval(c *OpContext) error {
-	out := c.Outputs[0].uint32s()
+	out := c.Outputs[0].UInt32()
 	clear(out) // bins outside [start, end) are left unwritten by tflite-micro; zero them
 	signal.SpectrumToEnergy(c.Inputs[0].Int16(), k.start, k.end, out)
 	return nil
@@ -227,8 +216,8 @@ func (k *sigFilterBankKernel) Eval(c *OpContext) error {
 	cfg := signal.FilterbankConfig{NumChannels: k.channels, Weights: c.Inputs[1].Int16(), Unweights: c.Inputs[2].Int16(),
 		FrequencyStarts: c.Inputs[3].Int16(), WeightStarts: c.Inputs[4].Int16(), Widths: c.Inputs[5].Int16()}
 	work := view[uint64](c.Scratch(0))[:k.channels+1]
-	signal.FilterbankAccumulate(&cfg, c.Inputs[0].uint32s(), work)
-	copy(c.Outputs[0].uint64s(), work[1:])
+	signal.FilterbankAccumulate(&cfg, c.Inputs[0].UInt32(), work)
+	copy(c.Outputs[0].UInt64(), work[1:])
 	return nil
 }
 
@@ -247,15 +236,16 @@ func (k *sigSqrtKernel) Eval(c *OpContext) error {
 	if shift < 0 || shift > 31 {
 		return fmt.Errorf("scale bits %d out of range", shift)
 	}
-	signal.FilterbankSqrt(c.Inputs[0].uint64s(), shift, c.Outputs[0].uint32s())
+	signal.FilterbankSqrt(c.Inputs[0].UInt64(), shift, c.Outputs[0].UInt32())
 	return nil
 }
 
-// sigSpectralSubtractionKernel keeps a running noise estimate per interpreter: the state is
-// keyed by the interpreter's OpContext and starts at zero for a new interpreter.
+// sigSpectralSubtractionKernel keeps a running noise estimate per interpreter in persistent
+// memory (tflite-micro's AllocatePersistentBuffer): it starts at zero in a new interpreter and
+// after Interpreter.Reset, as tflite-micro's Reset zeroes it.
 type sigSpectralSubtractionKernel struct {
 	cfg   signal.SpectralSubtractionConfig
-	state sync.Map // *OpContext -> []uint32
+	noise int // persistent buffer id: NumChannels uint32
 }
 
 func (k *sigSpectralSubtractionKernel) Prepare(c *OpContext) error {
@@ -294,17 +284,14 @@ func (k *sigSpectralSubtractionKernel) Prepare(c *OpContext) error {
 	}
 	c.Outputs[0].Shape = []int{cfg.NumChannels}
 	c.Outputs[1].Shape = []int{cfg.NumChannels}
+	k.noise = c.AddPersistent(4 * cfg.NumChannels)
 	return nil
 }
 
 func (k *sigSpectralSubtractionKernel) Eval(c *OpContext) error {
-	s, ok := k.state.Load(c)
-	if !ok {
-		s, _ = k.state.LoadOrStore(c, make([]uint32, k.cfg.NumChannels))
-	}
-	noise := s.([]uint32)
-	signal.SpectralSubtraction(&k.cfg, c.Inputs[0].uint32s(), c.Outputs[0].uint32s(), noise)
-	copy(c.Outputs[1].uint32s(), noise)
+	noise := view[uint32](c.Persistent(k.noise))[:k.cfg.NumChannels]
+	signal.SpectralSubtraction(&k.cfg, c.Inputs[0].UInt32(), c.Outputs[0].UInt32(), noise)
+	copy(c.Outputs[1].UInt32(), noise)
 	return nil
 }
 
@@ -334,9 +321,9 @@ func (k *sigPCANKernel) Prepare(c *OpContext) error {
 }
 
 func (k *sigPCANKernel) Eval(c *OpContext) error {
-	out := c.Outputs[0].uint32s()
-	copy(out, c.Inputs[0].uint32s())
-	signal.PcanAutoGainControl(c.Inputs[2].Int16(), k.snrShift, c.Inputs[1].uint32s(), out)
+	out := c.Outputs[0].UInt32()
+	copy(out, c.Inputs[0].UInt32())
+	signal.PcanAutoGainControl(c.Inputs[2].Int16(), k.snrShift, c.Inputs[1].UInt32(), out)
 	return nil
 }
 
@@ -370,6 +357,6 @@ func (k *sigLogKernel) Prepare(c *OpContext) error {
 }
 
 func (k *sigLogKernel) Eval(c *OpContext) error {
-	signal.FilterbankLog(c.Inputs[0].uint32s(), k.scale, k.correction, c.Outputs[0].Int16())
+	signal.FilterbankLog(c.Inputs[0].UInt32(), k.scale, k.correction, c.Outputs[0].Int16())
 	return nil
 }

@@ -48,7 +48,16 @@ type OpContext struct {
 
 	scratchSizes []int    // bytes requested in Prepare
 	scratch      [][]byte // per interpreter, in the arena
+	persistSizes []int    // bytes requested in Prepare
+	persist      [][]byte // per interpreter, after the arena
 	pool         *workerPool
+}
+
+// Resetter is implemented by kernels whose persistent state does not start at zero.
+// Interpreter.Reset (and NewInterpreter) zero every buffer from OpContext.AddPersistent and
+// then call Reset on each such kernel with that interpreter's OpContext.
+type Resetter interface {
+	Reset(c *OpContext)
 }
 
 // AddScratch reserves n bytes of working memory for Eval and returns its id. Call it only from
@@ -61,6 +70,18 @@ func (c *OpContext) AddScratch(n int) int {
 
 // Scratch returns the working memory reserved by AddScratch. Call it only from Eval.
 func (c *OpContext) Scratch(id int) []byte { return c.scratch[id] }
+
+// AddPersistent reserves n bytes of state that survives from one Invoke to the next (a running
+// noise estimate, a delay line) and returns its id. Call it only from Prepare. Each interpreter
+// owns its own copy, 64-byte aligned and zeroed at NewInterpreter and at Interpreter.Reset; it
+// is freed with the interpreter.
+func (c *OpContext) AddPersistent(n int) int {
+	c.persistSizes = append(c.persistSizes, n)
+	return len(c.persistSizes) - 1
+}
+
+// Persistent returns the state reserved by AddPersistent. Call it from Eval or Reset.
+func (c *OpContext) Persistent(id int) []byte { return c.persist[id] }
 
 // Parallel runs fn over [0, n) split into at most Threads contiguous chunks, one per goroutine,
 // and returns when all are done. With Threads == 1 it calls fn(0, n) directly.

@@ -146,3 +146,9 @@ func (t *Tensor) Int64() []int64 { return view[int64](t.Data) }
 
 // UInt16 returns a zero-copy view of Data as uint16 values (also used for float16 bits).
 func (t *Tensor) UInt16() []uint16 { return view[uint16](t.Data) }
+
+// UInt32 returns a zero-copy view of Data as uint32 values.
+func (t *Tensor) UInt32() []uint32 { return view[uint32](t.Data) }
+
+// UInt64 returns a zero-copy view of Data as uint64 values.
+func (t *Tensor) UInt64() []uint64 { return view[uint64](t.Data) }
