@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero/api"
@@ -328,9 +329,12 @@ func (s *instanceState) compute(mod api.Module, p []uint64) Errno {
 	if errno != Success {
 		return errno
 	}
+	t0 := time.Now()
 	if err := c.it.Invoke(); err != nil {
 		return s.fail(RuntimeError, err.Error())
 	}
+	s.env.computeTime.Add(int64(time.Since(t0)))
+	s.env.computes.Add(1)
 	return Success
 }
 

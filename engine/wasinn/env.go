@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -51,6 +53,9 @@ type Env struct {
 	instances map[api.Module]*instanceState
 	loaded    map[[32]byte]*tflite.Model // models guests passed to load, by SHA-256
 	closed    bool
+
+	computes    atomic.Int64
+	computeTime atomic.Int64 // ns
 }
 
 type envKey struct{}
@@ -110,9 +115,12 @@ func (e *Env) Close() error {
 	return nil
 }
 
-// Stats counts the live instances, graphs and contexts.
+// Stats counts the live instances, graphs and contexts, and the computes run so far.
 type Stats struct {
 	Instances, Graphs, Contexts int
+	// Computes is the number of successful compute calls; ComputeTime their total duration.
+	Computes    int64
+	ComputeTime time.Duration
 }
 
 // Stats returns the live counts (instances already closed are swept first).
@@ -120,7 +128,7 @@ func (e *Env) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.sweep()
-	var st Stats
+	st := Stats{Computes: e.computes.Load(), ComputeTime: time.Duration(e.computeTime.Load())}
 	for _, s := range e.instances {
 		st.Instances++
 		st.Graphs += len(s.graphs)
