@@ -6,4 +6,5 @@ package all
 import (
 	_ "github.com/atoll-studio/atoll/nodes/audio"
 	_ "github.com/atoll-studio/atoll/nodes/core"
+	_ "github.com/atoll-studio/atoll/nodes/function"
 )
