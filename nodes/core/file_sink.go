@@ -246,16 +246,16 @@ func (s *fileSink) cellText(v rows.Value) string {
 	return string(s.buf)
 }
 
-// Flush creates the file when the run ended without rows, so a run always leaves its output.
+// Flush runs once the input has ended: it creates the file when the run had no rows (a run
+// always leaves its output) and fsyncs it, so a failure to persist shows in the node log.
 func (s *fileSink) Flush(ctx context.Context, out engine.Output) error {
-	return s.open()
+	if err := s.open(); err != nil {
+		return err
+	}
+	return s.sync()
 }
 
-// Close flushes, fsyncs and closes the file.
-func (s *fileSink) Close() error {
-	if s.f == nil {
-		return nil
-	}
+func (s *fileSink) sync() error {
 	var errs []error
 	if s.jw != nil {
 		errs = append(errs, s.jw.Flush())
@@ -264,12 +264,21 @@ func (s *fileSink) Close() error {
 		s.cw.Flush()
 		errs = append(errs, s.cw.Error())
 	}
-	errs = append(errs, s.f.Sync(), s.f.Close())
-	s.f = nil
+	errs = append(errs, s.f.Sync())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("file %s: %w", s.cfg.Path, err)
 	}
 	return nil
+}
+
+// Close flushes, fsyncs and closes the file (also after a cancelled run, which skips Flush).
+func (s *fileSink) Close() error {
+	if s.f == nil {
+		return nil
+	}
+	err := errors.Join(s.sync(), s.f.Close())
+	s.f = nil
+	return err
 }
 
 var (
