@@ -9,11 +9,13 @@ GO            ?= go
 WASINN_OUT    := examples/functions/build
 WASINN_SRC    := $(wildcard examples/functions/go/classifier/*.go sdk/go/wasinn/*.go sdk/go/atoll/*.go engine/rows/*.go) go.mod
 
-PREREQS += classifier-wasm
+RUSTC         ?= /usr/bin/rustc
+
+PREREQS += classifier-wasm wasinn-test-wasm
 TESTS   += test-wasinn
 BENCHES += bench-wasinn
 
-.PHONY: classifier-wasm test-wasinn bench-wasinn
+.PHONY: classifier-wasm wasinn-test-wasm test-wasinn bench-wasinn
 
 classifier-wasm: $(WASINN_OUT)/classifier.wasm
 
@@ -21,7 +23,15 @@ $(WASINN_OUT)/classifier.wasm: $(WASINN_SRC)
 	@mkdir -p $(WASINN_OUT)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $@ ./examples/functions/go/classifier
 
-test-wasinn: classifier-wasm
+# A WasmEdge-style Rust guest (WASI command, wasi-nn `load` from a model file) for the
+# compatibility test; Debian's rustc with its wasm32 std.
+wasinn-test-wasm: $(WASINN_OUT)/wasmedge-yamnet.wasm
+
+$(WASINN_OUT)/wasmedge-yamnet.wasm: engine/wasinn/testdata/wasmedge_yamnet.rs
+	@mkdir -p $(WASINN_OUT)
+	$(RUSTC) --target wasm32-wasi --edition 2021 -C opt-level=3 -C strip=debuginfo -o $@ $<
+
+test-wasinn: classifier-wasm wasinn-test-wasm
 	$(GO) test -count=1 -race ./engine/wasinn/...
 	$(GO) test -count=1 ./sdk/go/wasinn/... ./examples/functions/go/classifier/...
 

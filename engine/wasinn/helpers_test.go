@@ -33,22 +33,25 @@ var (
 	buildErr  error
 )
 
-// classifierWasm builds examples/functions/go/classifier with `make -f mk/wasinn.mk
-// classifier-wasm` (once per test binary; make skips it when up to date) and returns its bytes.
-func classifierWasm(t testing.TB) []byte {
+// guestWasm builds the guests of mk/wasinn.mk (classifier-wasm, wasinn-test-wasm) once per test
+// binary (make skips what is up to date) and returns examples/functions/build/<name>.wasm.
+func guestWasm(t testing.TB, name string) []byte {
 	t.Helper()
 	buildOnce.Do(func() {
-		buildOut, buildErr = exec.Command("make", "-s", "-C", repoRoot(), "-f", "mk/wasinn.mk", "classifier-wasm").CombinedOutput()
+		buildOut, buildErr = exec.Command("make", "-s", "-C", repoRoot(), "-f", "mk/wasinn.mk", "classifier-wasm", "wasinn-test-wasm").CombinedOutput()
 	})
 	if buildErr != nil {
-		t.Fatalf("building the classifier (make -f mk/wasinn.mk classifier-wasm) failed: %v\n%s", buildErr, buildOut)
+		t.Fatalf("building the guests (make -f mk/wasinn.mk classifier-wasm wasinn-test-wasm) failed: %v\n%s", buildErr, buildOut)
 	}
-	b, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "functions", "build", "classifier.wasm"))
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "functions", "build", name+".wasm"))
 	if err != nil {
-		t.Fatalf("classifier-wasm (mk/wasinn.mk) did not build it: %v", err)
+		t.Fatalf("mk/wasinn.mk did not build %s: %v", name, err)
 	}
 	return b
 }
+
+// classifierWasm returns the classifier guest (examples/functions/go/classifier).
+func classifierWasm(t testing.TB) []byte { return guestWasm(t, "classifier") }
 
 func readData(t testing.TB, rel string) []byte {
 	t.Helper()
