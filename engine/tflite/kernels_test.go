@@ -529,14 +529,7 @@ func TestMeanAgainstNaive(t *testing.T) {
 			axes, red[0] = []int32{0}, true
 		}
 		keep := r.IntN(2) == 0
-		var oshape []int
-		for i, d := range shape {
-			if !red[i] {
-				oshape = append(oshape, d)
-			} else if keep {
-				oshape = append(oshape, 1)
-			}
-		}
+		oshape := reducedShape(shape, red, keep)
 		x := randF32(r, numElements(shape))
 		tensors := []testTensor{{shape: shape32(shape...), typ: Float32},
 			{shape: shape32(len(axes)), typ: Int32, data: i32Bytes(axes...)}, {shape: shape32(oshape...), typ: Float32}}
@@ -544,15 +537,8 @@ func TestMeanAgainstNaive(t *testing.T) {
 			opts: tbl{0: keep}}, f32Bytes(x)).Float32()
 		sum := map[int]float64{}
 		cnt := map[int]int{}
-		st := stridesOf(shape)
 		for i, v := range x {
-			key, mul := 0, 1
-			for d := rank - 1; d >= 0; d-- {
-				if !red[d] {
-					key += (i / st[d] % shape[d]) * mul
-					mul *= shape[d]
-				}
-			}
+			key := reducedIndex(i, shape, red)
 			sum[key] += float64(v)
 			cnt[key]++
 		}

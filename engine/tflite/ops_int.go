@@ -3,6 +3,7 @@ package tflite
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/atoll-studio/atoll/engine/tflite/internal/qkernel"
@@ -24,6 +25,8 @@ func init() {
 		}
 		RegisterBuiltin(OpQuantize, t, func() Kernel { return &qRequantizeKernel{} })
 	}
+	RegisterBuiltin(OpMean, Int8, func() Kernel { return &qMeanKernel{} })
+	RegisterBuiltin(OpMean, Int16, func() Kernel { return &qMeanKernel{} })
 	RegisterBuiltin(OpSoftmax, Int8, func() Kernel { return &qSoftmaxKernel{} })
 	RegisterBuiltin(OpLogistic, Int8, func() Kernel { return &qLogisticKernel{} })
 	RegisterBuiltin(OpRelu, Int8, func() Kernel { return &qReluKernel{} })
@@ -40,6 +43,16 @@ func quantOf(t *Tensor) (float32, int32, error) {
 		zp = int32(t.Quant.ZeroPoint[0])
 	}
 	return t.Quant.Scale[0], zp, nil
+}
+
+// quantPair returns the per-tensor scales and zero points of an input and an output.
+func quantPair(in, out *Tensor) (float32, int32, float32, int32, error) {
+	si, zi, err := quantOf(in)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	so, zo, err := quantOf(out)
+	return si, zi, so, zo, err
 }
 
 func typeRange(t DType) (int32, int32) {
@@ -186,11 +199,7 @@ func (k *qConvKernel) Prepare(c *OpContext) error {
 	if p.OutW, p.PadLeft, err = padOut(padding, p.InW, p.KW, p.StrideW, p.DilationW); err != nil {
 		return err
 	}
-	inScale, inZP, err := quantOf(in)
-	if err != nil {
-		return err
-	}
-	outScale, outZP, err := quantOf(out)
+	inScale, inZP, outScale, outZP, err := quantPair(in, out)
 	if err != nil {
 		return err
 	}
@@ -286,11 +295,7 @@ func (k *qFCKernel) Prepare(c *OpContext) error {
 		return fmt.Errorf("input of %d elements does not divide into rows of %d", n, p.In)
 	}
 	p.Batch = n / p.In
-	inScale, inZP, err := quantOf(in)
-	if err != nil {
-		return err
-	}
-	outScale, outZP, err := quantOf(out)
+	inScale, inZP, outScale, outZP, err := quantPair(in, out)
 	if err != nil {
 		return err
 	}
@@ -442,11 +447,7 @@ func (k *qBinaryKernel) Prepare(c *OpContext) error {
 		return err
 	}
 	k.sameSize = slices.Equal(a.Shape, b.Shape)
-	s1, zp1, err := quantOf(a)
-	if err != nil {
-		return err
-	}
-	s2, zp2, err := quantOf(b)
+	s1, zp1, s2, zp2, err := quantPair(a, b)
 	if err != nil {
 		return err
 	}
@@ -522,11 +523,7 @@ func (k *qRequantizeKernel) Prepare(c *OpContext) error {
 	if out.Type != Int8 && out.Type != Int16 {
 		return fmt.Errorf("requantize to %s is not supported", out.Type)
 	}
-	si, zi, err := quantOf(in)
-	if err != nil {
-		return err
-	}
-	so, zo, err := quantOf(out)
+	si, zi, so, zo, err := quantPair(in, out)
 	if err != nil {
 		return err
 	}
@@ -565,11 +562,7 @@ func (k *qSoftmaxKernel) Prepare(c *OpContext) error {
 	if out.Type != Int8 {
 		return fmt.Errorf("softmax int8 -> %s is not supported", out.Type)
 	}
-	si, _, err := quantOf(in)
-	if err != nil {
-		return err
-	}
-	so, zo, err := quantOf(out)
+	si, _, so, zo, err := quantPair(in, out)
 	if err != nil {
 		return err
 	}
@@ -627,11 +620,7 @@ func (k *qReluKernel) Prepare(c *OpContext) error {
 		return err
 	}
 	in, out := c.Inputs[0], c.Outputs[0]
-	si, zi, err := quantOf(in)
-	if err != nil {
-		return err
-	}
-	so, zo, err := quantOf(out)
+	si, zi, so, zo, err := quantPair(in, out)
 	if err != nil {
 		return err
 	}
@@ -652,4 +641,117 @@ func (k *qReluKernel) Eval(c *OpContext) error {
 	}
 	qkernel.Requantize(k.p, c.Inputs[0].Int8(), c.Outputs[0].Int8())
 	return nil
+}
+
+// qMeanKernel serves MEAN on int8 and int16 with TFLite's reference integer arithmetic
+// (reference_ops::QuantizedMeanOrSum): int32 sums of the raw values, the input zero point
+// removed once per output (sum − zp·count, wrapped to int32), then one requantization whose
+// multiplier absorbs 1/count, plus the output zero point, clamped to the type.
+type qMeanKernel struct {
+	reduceKernel
+	mult          int32
+	shift         int
+	zpIn, zpOut   int32
+	lo, hi        int32
+	sums, outSize int // scratch id of the int32 sums; output elements
+}
+
+func (k *qMeanKernel) Prepare(c *OpContext) error {
+	if err := qNeed(c, 2, Int8, Int16); err != nil {
+		return err
+	}
+	if err := k.prepareShape(c); err != nil {
+		return err
+	}
+	in, out := c.Inputs[0], c.Outputs[0]
+	if out.Type != in.Type {
+		return fmt.Errorf("input type %s, output type %s", in.Type, out.Type)
+	}
+	if len(k.inShape) > 8 {
+		return fmt.Errorf("rank %d too large", len(k.inShape))
+	}
+	si, zi, so, zo, err := quantPair(in, out)
+	if err != nil {
+		return err
+	}
+	k.zpIn, k.zpOut = zi, zo
+	k.lo, k.hi = typeRange(out.Type)
+	k.mult, k.shift = qkernel.QuantizeMultiplier(float64(si) / float64(so))
+	if n := int64(k.count); n > 0 {
+		// Fold 1/n into the multiplier: shift it left by floor(log2 n) (at most 32, and no
+		// further than keeps the final shift >= -31), then divide by n.
+		sh := min(bits.Len64(uint64(n))-1, 32, 31+k.shift)
+		if sh < 0 {
+			return fmt.Errorf("input/output scale ratio %g too small", float64(si)/float64(so))
+		}
+		k.mult = int32((int64(k.mult) << sh) / n)
+		k.shift -= sh
+	}
+	k.outSize = out.NumElements()
+	k.sums = c.AddScratch(4 * k.outSize)
+	return nil
+}
+
+func (k *qMeanKernel) Eval(c *OpContext) error {
+	sums := view[int32](c.Scratch(k.sums))[:k.outSize]
+	clear(sums)
+	if c.Inputs[0].Type == Int16 {
+		qReduceSum(&k.reduceKernel, c.Inputs[0].Int16(), sums)
+		qMeanOut(k, sums, c.Outputs[0].Int16())
+	} else {
+		qReduceSum(&k.reduceKernel, c.Inputs[0].Int8(), sums)
+		qMeanOut(k, sums, c.Outputs[0].Int8())
+	}
+	return nil
+}
+
+// qReduceSum adds every input element into its output's int32 sum (wrapping, as the
+// reference's int32 accumulator).
+func qReduceSum[T int8 | int16](k *reduceKernel, x []T, sums []int32) {
+	r := len(k.inShape)
+	if len(x) == 0 {
+		return
+	}
+	inner, step := 1, 0
+	if r > 0 {
+		inner, step = k.inShape[r-1], k.oStride[r-1]
+	}
+	var idx [8]int
+	for p := 0; p < len(x); p += inner {
+		o := 0
+		for i := 0; i < r-1; i++ {
+			o += idx[i] * k.oStride[i]
+		}
+		row := x[p : p+inner]
+		if step == 0 {
+			var s int32
+			for _, v := range row {
+				s += int32(v)
+			}
+			sums[o] += s
+		} else {
+			for j, v := range row {
+				sums[o+j*step] += int32(v)
+			}
+		}
+		for i := r - 2; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < k.inShape[i] {
+				break
+			}
+			idx[i] = 0
+		}
+	}
+}
+
+func qMeanOut[T int8 | int16](k *qMeanKernel, sums []int32, out []T) {
+	n := int64(k.count)
+	if n == 0 {
+		clear(out)
+		return
+	}
+	for i, s := range sums {
+		v := qkernel.MultiplyByQuantizedMultiplier(int32(int64(s)-int64(k.zpIn)*n), k.mult, k.shift) + k.zpOut
+		out[i] = T(min(max(v, k.lo), k.hi))
+	}
 }

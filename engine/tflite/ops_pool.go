@@ -96,6 +96,17 @@ type reduceKernel struct {
 }
 
 func (k *reduceKernel) Prepare(c *OpContext) error {
+	if err := k.prepareShape(c); err != nil {
+		return err
+	}
+	if out := c.Outputs[0]; out.Type != Float32 {
+		return fmt.Errorf("output type %s, want FLOAT32", out.Type)
+	}
+	return nil
+}
+
+// prepareShape resolves the axes, the output shape and the strides.
+func (k *reduceKernel) prepareShape(c *OpContext) error {
 	if err := needInputs(c, 2); err != nil {
 		return err
 	}
@@ -137,9 +148,6 @@ func (k *reduceKernel) Prepare(c *OpContext) error {
 		}
 	}
 	k.inShape = in.Shape
-	if out.Type != Float32 {
-		return fmt.Errorf("output type %s, want FLOAT32", out.Type)
-	}
 	out.Shape = shape
 	return nil
 }

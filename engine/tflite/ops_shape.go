@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -181,6 +182,64 @@ type concatKernel struct {
 	outer  int
 	chunks []int // bytes per outer step for each input
 	act    int8
+	// rescale[i] is set for a quantized (int8/int16/uint8) input whose scale or zero point
+	// differ from the output's; nil when every input is copied as is.
+	rescale []*concatRescale
+}
+
+// concatRescale maps one input's quantized values to the output's, with the float arithmetic
+// of TFLite's reference ConcatenationWithScaling: q' = round(q·scale + bias) + zp, clamped.
+type concatRescale struct {
+	scale, bias float32
+	zp, lo, hi  int32
+}
+
+// concatRescales returns per-input requantization for quantized inputs whose parameters differ
+// from the output's (nil when none do).
+func concatRescales(c *OpContext) ([]*concatRescale, error) {
+	out := c.Outputs[0]
+	switch out.Type {
+	case Int8, Int16, UInt8:
+	default:
+		return nil, nil
+	}
+	if out.Quant == nil {
+		return nil, nil
+	}
+	so, zo, err := quantOf(out)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := typeRange(out.Type)
+	inv := 1 / so
+	var rs []*concatRescale
+	for i, t := range c.Inputs {
+		si, zi, err := quantOf(t)
+		if err != nil {
+			return nil, fmt.Errorf("input %d: %w", i, err)
+		}
+		if len(t.Quant.Scale) > 1 {
+			return nil, fmt.Errorf("input %d: per-axis quantization is not supported", i)
+		}
+		if si == so && zi == zo {
+			continue
+		}
+		if rs == nil {
+			rs = make([]*concatRescale, len(c.Inputs))
+		}
+		scale := si * inv
+		rs[i] = &concatRescale{scale: scale, bias: float32(-zi) * scale, zp: zo, lo: lo, hi: hi}
+	}
+	return rs, nil
+}
+
+func concatRequantize[T int8 | int16 | uint8](r *concatRescale, in, out []T) {
+	for j, q := range in {
+		// The explicit float32 conversion keeps the product rounded before the addition (no
+		// fused multiply-add), as in the reference.
+		v := int32(math.Round(float64(float32(float32(q)*r.scale)+r.bias))) + r.zp
+		out[j] = T(min(max(v, r.lo), r.hi))
+	}
 }
 
 func (k *concatKernel) Prepare(c *OpContext) error {
@@ -216,6 +275,9 @@ func (k *concatKernel) Prepare(c *OpContext) error {
 		shape[axis] += t.Shape[axis]
 		k.chunks = append(k.chunks, t.Shape[axis]*inner*es)
 	}
+	if k.rescale, err = concatRescales(c); err != nil {
+		return err
+	}
 	c.Outputs[0].Shape = shape
 	return nil
 }
@@ -226,7 +288,19 @@ func (k *concatKernel) Eval(c *OpContext) error {
 	for o := 0; o < k.outer; o++ {
 		for i, t := range c.Inputs {
 			n := k.chunks[i]
-			copy(dst[p:p+n], t.Data[o*n:(o+1)*n])
+			src, d := t.Data[o*n:(o+1)*n], dst[p:p+n]
+			if k.rescale == nil || k.rescale[i] == nil {
+				copy(d, src)
+			} else {
+				switch t.Type {
+				case Int8:
+					concatRequantize(k.rescale[i], view[int8](src), view[int8](d))
+				case Int16:
+					concatRequantize(k.rescale[i], view[int16](src), view[int16](d))
+				default:
+					concatRequantize(k.rescale[i], src, d)
+				}
+			}
 			p += n
 		}
 	}
