@@ -37,7 +37,7 @@ var fileSourceSpec = engine.Spec{
 A relative ` + "`path`" + ` resolves against the directory of the graph file being run (the runner and
 ` + "`atoll run`" + ` pass it), or the working directory when there is none.
 
-A malformed line goes to ` + "`errors`" + ` as a row ` + "`{\"line\": 7, \"raw\": \"...\", \"_error\": \"file x.jsonl line 7: ...\"}`" + `;
+A malformed line goes to ` + "`errors`" + ` as a row ` + "`{\"line\": 7, \"raw\": \"...\", \"_error\": \"file x.jsonl line 7: ...\", \"_node\": \"...\"}`" + `;
 the run goes on.
 
 With ` + "`follow`" + ` the source behaves like ` + "`tail -f`" + `: after the end of the file it polls every
@@ -195,7 +195,6 @@ type fileReader struct {
 	recLine   int
 	recOff    int64
 	batch     []rows.Row
-	errs      []rows.Row
 	waitedLog bool
 }
 
@@ -353,17 +352,8 @@ func (r *fileReader) reset() {
 	r.header, r.types = nil, nil
 }
 
-// flush emits the rows and the errors gathered so far. It reports false when the run was
-// cancelled.
+// flush emits the rows gathered so far. It reports false when the run was cancelled.
 func (r *fileReader) flush() bool {
-	if len(r.errs) > 0 {
-		// Emitted directly: Output.Reject is flushed only for processors.
-		b := &rows.Batch{Rows: r.errs}
-		r.errs = nil
-		if err := r.out.Emit(engine.ErrorsPort, b); err != nil {
-			return false
-		}
-	}
 	if !r.src.cfg.Follow && r.info != nil && r.info.Size() > 0 {
 		r.out.Gauge("progress", min(1, float64(r.off)/float64(r.info.Size())))
 	}
@@ -473,11 +463,11 @@ func (r *fileReader) reject(line int, raw string, err error) {
 	if len(raw) > maxRaw {
 		raw = raw[:maxRaw] + "…"
 	}
-	r.errs = append(r.errs, rows.Row{
+	// A source's rejects go out at once (they belong to no batch).
+	r.out.Reject(rows.Row{
 		{Name: "line", Value: rows.Int(int64(line))},
 		{Name: "raw", Value: rows.String(raw)},
-		{Name: engine.ErrorField, Value: rows.String(fmt.Sprintf("file %s line %d: %v", r.src.cfg.Path, line, err))},
-	})
+	}, fmt.Errorf("file %s line %d: %w", r.src.cfg.Path, line, err))
 }
 
 var errUnterminated = errors.New("unterminated quoted field")

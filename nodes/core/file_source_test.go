@@ -120,7 +120,8 @@ func TestFileSourceJSONL(t *testing.T) {
 		raw, _ := errs[i].Get("raw")
 		reason, _ := errs[i].Get(engine.ErrorField)
 		msg, _ := reason.AsString()
-		if !line.Equal(rows.Int(wantLine)) || raw.IsNull() || !strings.HasPrefix(msg, fmt.Sprintf("file in.jsonl line %d: ", wantLine)) {
+		node, _ := errs[i].Get(engine.ErrorNodeField)
+		if !line.Equal(rows.Int(wantLine)) || raw.IsNull() || !node.Equal(rows.String("src")) || !strings.HasPrefix(msg, fmt.Sprintf("file in.jsonl line %d: ", wantLine)) {
 			t.Errorf("error row %d: %v", i, errs[i])
 		}
 	}
