@@ -307,3 +307,59 @@ func TestSplitCSV(t *testing.T) {
 		}
 	}
 }
+
+// TestFileSourceLongLinesAndCRLF reads lines longer than the read buffer and CRLF line ends.
+func TestFileSourceLongLinesAndCRLF(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("x", 300<<10)
+	writeFile(t, filepath.Join(dir, "in.jsonl"), `{"s":"`+long+`"}`+"\r\n"+`{"n":2}`+"\r\n"+`{"s":"`+long+`"`)
+	c := newFileCaptures()
+	r := startGraph(t, sourceGraph(t, `{"path":"in.jsonl"}`), c.cat, dir)
+	if err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	got := c.rows.Rows()
+	if len(got) != 2 {
+		t.Fatalf("got %d rows", len(got))
+	}
+	if s, _ := got[0].Get("s"); !s.Equal(rows.String(long)) {
+		t.Errorf("long line: %d bytes", len(s.String()))
+	}
+	errs := c.errs.Rows()
+	if len(errs) != 1 {
+		t.Fatalf("got %d errors, want the unterminated last line", len(errs))
+	}
+	raw, _ := errs[0].Get("raw")
+	if s, _ := raw.AsString(); len(s) > maxRaw+4 {
+		t.Errorf("raw text of %d bytes is not bounded", len(s))
+	}
+}
+
+// TestFileSourceFollowCSV follows a CSV file: the header is read once, and again after a
+// truncation.
+func TestFileSourceFollowCSV(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "live.csv")
+	writeFile(t, path, "a,b\n1,x\n")
+	c := newFileCaptures()
+	r := startGraph(t, sourceGraph(t, `{"path":"live.csv","follow":true,"poll_ms":10}`), c.cat, dir)
+	waitRows(t, &c.rows, 1)
+	appendFile(t, path, "2,\"multi\n")
+	time.Sleep(40 * time.Millisecond)
+	appendFile(t, path, "line\"\n")
+	waitRows(t, &c.rows, 2)
+	writeFile(t, path, "c\n3\n")
+	waitRows(t, &c.rows, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":\"multi\\nline\"}\n{\"c\":3}\n"
+	if got := jsonRows(c.rows.Rows()); got != want {
+		t.Errorf("rows:\n%s\nwant:\n%s", got, want)
+	}
+	if errs := c.errs.Rows(); len(errs) > 0 {
+		t.Errorf("errors: %v", errs)
+	}
+}
