@@ -7,7 +7,7 @@
 
 GO            ?= go
 WASINN_OUT    := examples/functions/build
-WASINN_SRC    := $(wildcard examples/functions/go/classifier/*.go sdk/go/wasinn/*.go sdk/go/atoll/*.go engine/rows/*.go) go.mod
+WASINN_SRC    := $(wildcard examples/functions/go/classifier/*.go sdk/go/wasinn/*.go engine/wasinn/witx/*.go sdk/go/atoll/*.go engine/rows/*.go) go.mod
 
 RUSTC         ?= /usr/bin/rustc
 

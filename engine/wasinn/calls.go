@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/atoll-studio/atoll/engine/tflite"
+	"github.com/atoll-studio/atoll/engine/wasinn/witx"
 )
 
 // maxRank bounds the rank of a tensor a guest describes.
@@ -94,13 +95,13 @@ func (s *instanceState) load(mod api.Module, p []uint64) Errno {
 		return s.fail(InvalidArgument, fmt.Sprintf("graph_out_ptr %d is out of bounds", out))
 	}
 	switch enc {
-	case EncodingTensorflowLite, EncodingAutodetect:
-	case EncodingOpenVINO, EncodingONNX, EncodingTensorflow, EncodingPyTorch:
+	case witx.EncodingTensorflowLite, witx.EncodingAutodetect:
+	case witx.EncodingOpenVINO, witx.EncodingONNX, witx.EncodingTensorflow, witx.EncodingPyTorch:
 		return s.fail(InvalidEncoding, fmt.Sprintf("encoding %d is not supported (this host runs tensorflowlite = 4)", enc))
 	default:
 		return s.fail(InvalidEncoding, fmt.Sprintf("unknown encoding %d", enc))
 	}
-	if target != TargetCPU {
+	if target != witx.TargetCPU {
 		return s.fail(InvalidArgument, fmt.Sprintf("execution target %d is not supported (cpu = 0 only)", target))
 	}
 	if s.env.opts.NoLoad {
@@ -121,7 +122,7 @@ func (s *instanceState) load(mod api.Module, p []uint64) Errno {
 	if !ok {
 		return s.fail(InvalidArgument, fmt.Sprintf("model bytes (ptr %d, len %d) are out of bounds", dptr, dlen))
 	}
-	if enc == EncodingAutodetect && !(len(data) >= 8 && string(data[4:8]) == "TFL3") {
+	if enc == witx.EncodingAutodetect && !(len(data) >= 8 && string(data[4:8]) == "TFL3") {
 		return s.fail(InvalidEncoding, "autodetect: not a tflite flatbuffer")
 	}
 	if len(s.graphs) >= s.env.opts.MaxGraphs {
@@ -221,17 +222,17 @@ func (s *instanceState) context(h uint32) (*execContext, Errno) {
 // 2 and 3, its legacy one (see the spec's version pitfalls).
 func witxTypes(t byte) (cur, legacy tflite.DType, curOK, legacyOK bool) {
 	switch t {
-	case TypeF16:
+	case witx.TypeF16:
 		return tflite.Float16, 0, true, false
-	case TypeF32:
+	case witx.TypeF32:
 		return tflite.Float32, 0, true, false
-	case TypeF64: // legacy: u8
+	case witx.TypeF64: // legacy: u8
 		return tflite.Float64, tflite.UInt8, true, true
-	case TypeU8: // legacy: i32
+	case witx.TypeU8: // legacy: i32
 		return tflite.UInt8, tflite.Int32, true, true
-	case TypeI32:
+	case witx.TypeI32:
 		return tflite.Int32, 0, true, false
-	case TypeI64:
+	case witx.TypeI64:
 		return tflite.Int64, 0, true, false
 	}
 	return 0, 0, false, false
@@ -263,7 +264,7 @@ func (s *instanceState) setInput(mod api.Module, p []uint64) Errno {
 		return s.fail(InvalidArgument, fmt.Sprintf("input %d: the model has %d inputs", index, len(ins)))
 	}
 	in := ins[index]
-	rec, ok := read(mod, tptr, 20)
+	rec, ok := read(mod, tptr, witx.TensorRecordSize)
 	if !ok {
 		return s.fail(InvalidArgument, fmt.Sprintf("tensor record at %d is out of bounds", tptr))
 	}

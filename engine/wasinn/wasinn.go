@@ -19,73 +19,27 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/atoll-studio/atoll/engine/wasinn/witx"
 	"github.com/atoll-studio/atoll/engine/wasmhost"
 )
 
 // ModuleName is the import module guests use.
 const ModuleName = "wasi_ephemeral_nn"
 
-// Errno is a wasi-nn error code (nn_errno), the i32 every import returns.
-type Errno uint32
+// Errno is a wasi-nn error code; the values are in package witx.
+type Errno = witx.Errno
 
-// The nn_errno values of the witx spec (2023-08 and later).
+// The errno values the host answers (witx.Errno).
 const (
-	Success              Errno = 0
-	InvalidArgument      Errno = 1
-	InvalidEncoding      Errno = 2
-	MissingMemory        Errno = 3
-	Busy                 Errno = 4
-	RuntimeError         Errno = 5
-	UnsupportedOperation Errno = 6
-	TooLarge             Errno = 7
-	NotFound             Errno = 8
-)
-
-var errnoNames = [...]string{"success", "invalid_argument", "invalid_encoding", "missing_memory",
-	"busy", "runtime_error", "unsupported_operation", "too_large", "not_found"}
-
-func (e Errno) String() string {
-	if int(e) < len(errnoNames) {
-		return errnoNames[e]
-	}
-	return fmt.Sprintf("errno %d", uint32(e))
-}
-
-// Error makes Errno an error (for the Go guest SDK and tests).
-func (e Errno) Error() string { return "wasi-nn: " + e.String() }
-
-// graph_encoding values.
-const (
-	EncodingOpenVINO       = 0
-	EncodingONNX           = 1
-	EncodingTensorflow     = 2
-	EncodingPyTorch        = 3
-	EncodingTensorflowLite = 4
-	EncodingAutodetect     = 5
-)
-
-// execution_target values.
-const (
-	TargetCPU = 0
-	TargetGPU = 1
-	TargetTPU = 2
-)
-
-// tensor_type values, current numbering (spec ≥ PR #54, Rust wasi-nn 0.6, WasmEdge ≥ 0.15).
-const (
-	TypeF16 = 0
-	TypeF32 = 1
-	TypeF64 = 2
-	TypeU8  = 3
-	TypeI32 = 4
-	TypeI64 = 5
-)
-
-// tensor_type values of the legacy numbering (Rust wasi-nn ≤ 0.5, WasmEdge ≤ 0.14,
-// AssemblyScript as-wasi-nn), where 0 and 1 mean the same as today.
-const (
-	legacyTypeU8  = 2
-	legacyTypeI32 = 3
+	Success              = witx.Success
+	InvalidArgument      = witx.InvalidArgument
+	InvalidEncoding      = witx.InvalidEncoding
+	MissingMemory        = witx.MissingMemory
+	Busy                 = witx.Busy
+	RuntimeError         = witx.RuntimeError
+	UnsupportedOperation = witx.UnsupportedOperation
+	TooLarge             = witx.TooLarge
+	NotFound             = witx.NotFound
 )
 
 // HostModule returns the wasi_ephemeral_nn host module for wasmhost.Config.HostModules.

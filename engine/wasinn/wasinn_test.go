@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/atoll-studio/atoll/engine/wasinn/witx"
 	"github.com/atoll-studio/atoll/internal/testdata"
 )
 
@@ -89,7 +90,7 @@ func (p *probe) sineContext() uint32 {
 func (p *probe) sine(c uint32, x float32) float32 {
 	p.t.Helper()
 	p.putU32s(dataAt, math.Float32bits(x))
-	p.tensor(tensorAt, []uint32{1, 1}, TypeF32, dataAt, 4)
+	p.tensor(tensorAt, []uint32{1, 1}, witx.TypeF32, dataAt, 4)
 	if e := p.call("set_input", c, 0, tensorAt); e != Success {
 		p.t.Fatalf("set_input: %v", e)
 	}
@@ -120,8 +121,8 @@ func TestLoadBytes(t *testing.T) {
 	model := readFile(t, "tflite/hello_world/hello_world_float.tflite")
 	p.write(modelAt, model)
 	p.putU32s(builderAt, modelAt, uint32(len(model)))
-	for _, enc := range []uint32{EncodingTensorflowLite, EncodingAutodetect} {
-		if e := p.call("load", builderAt, 1, enc, TargetCPU, graphOut); e != Success {
+	for _, enc := range []uint32{witx.EncodingTensorflowLite, witx.EncodingAutodetect} {
+		if e := p.call("load", builderAt, 1, enc, witx.TargetCPU, graphOut); e != Success {
 			t.Fatalf("load(encoding %d): %v", enc, e)
 		}
 		if e := p.call("init_execution_context", p.u32(graphOut), ctxOut); e != Success {
@@ -158,13 +159,13 @@ func TestInt8ByU8(t *testing.T) {
 		dims[i] = uint32(d)
 	}
 	p.write(dataAt, []byte{0x10})
-	for _, typ := range []byte{TypeU8, legacyTypeU8} {
+	for _, typ := range []byte{witx.TypeU8, witx.LegacyTypeU8} {
 		p.tensor(tensorAt, dims, typ, dataAt, 1)
 		if e := p.call("set_input", c, 0, tensorAt); e != Success {
 			t.Fatalf("set_input u8 (type %d) into %s: %v", typ, in.Type, e)
 		}
 	}
-	p.tensor(tensorAt, dims, TypeF32, dataAt, 1)
+	p.tensor(tensorAt, dims, witx.TypeF32, dataAt, 1)
 	if e := p.call("set_input", c, 0, tensorAt); e != InvalidArgument {
 		t.Fatalf("f32 into int8: %v", e)
 	}
@@ -184,7 +185,7 @@ func TestErrors(t *testing.T) {
 	_ = np
 
 	// Helpers that rewrite the shared tensor record before a set_input.
-	goodTensor := func() { p.tensor(tensorAt, []uint32{1, 1}, TypeF32, dataAt, 4) }
+	goodTensor := func() { p.tensor(tensorAt, []uint32{1, 1}, witx.TypeF32, dataAt, 4) }
 	cases := []struct {
 		name  string
 		setup func()
@@ -198,12 +199,12 @@ func TestErrors(t *testing.T) {
 		{"load: model bytes out of bounds", func() { p.putU32s(builderAt, memSize-100, 200) }, "load", []uint32{builderAt, 1, 4, 0, graphOut}, InvalidArgument, "out of bounds"},
 		{"load: huge model", func() { p.putU32s(builderAt, 0, math.MaxUint32) }, "load", []uint32{builderAt, 1, 4, 0, graphOut}, TooLarge, "exceeds"},
 		{"load: two builders", func() { p.putU32s(builderAt, modelAt, uint32(len(model)), modelAt, 4) }, "load", []uint32{builderAt, 2, 4, 0, graphOut}, InvalidArgument, "exactly 1 builder"},
-		{"load: onnx", nil, "load", []uint32{builderAt, 1, EncodingONNX, 0, graphOut}, InvalidEncoding, "not supported"},
-		{"load: openvino", nil, "load", []uint32{builderAt, 1, EncodingOpenVINO, 0, graphOut}, InvalidEncoding, "not supported"},
+		{"load: onnx", nil, "load", []uint32{builderAt, 1, witx.EncodingONNX, 0, graphOut}, InvalidEncoding, "not supported"},
+		{"load: openvino", nil, "load", []uint32{builderAt, 1, witx.EncodingOpenVINO, 0, graphOut}, InvalidEncoding, "not supported"},
 		{"load: unknown encoding", nil, "load", []uint32{builderAt, 1, 99, 0, graphOut}, InvalidEncoding, "unknown encoding"},
-		{"load: gpu", nil, "load", []uint32{builderAt, 1, 4, TargetGPU, graphOut}, InvalidArgument, "target"},
+		{"load: gpu", nil, "load", []uint32{builderAt, 1, 4, witx.TargetGPU, graphOut}, InvalidArgument, "target"},
 		{"load: not a model", func() { p.putU32s(builderAt, dataAt, 64) }, "load", []uint32{builderAt, 1, 4, 0, graphOut}, InvalidArgument, "tflite"},
-		{"load: autodetect garbage", func() { p.putU32s(builderAt, dataAt, 64) }, "load", []uint32{builderAt, 1, EncodingAutodetect, 0, graphOut}, InvalidEncoding, "autodetect"},
+		{"load: autodetect garbage", func() { p.putU32s(builderAt, dataAt, 64) }, "load", []uint32{builderAt, 1, witx.EncodingAutodetect, 0, graphOut}, InvalidEncoding, "autodetect"},
 		{"load_by_name: unknown", func() { p.name("nope") }, "load_by_name", []uint32{nameAt, 4, graphOut}, NotFound, `"nope"`},
 		{"load_by_name: name out of bounds", nil, "load_by_name", []uint32{memSize - 2, 4, graphOut}, InvalidArgument, "name"},
 		{"load_by_name: huge name", nil, "load_by_name", []uint32{0, math.MaxUint32, graphOut}, InvalidArgument, "too long"},
@@ -218,13 +219,13 @@ func TestErrors(t *testing.T) {
 		{"set_input: record out of bounds", nil, "set_input", []uint32{c, 0, memSize - 10}, InvalidArgument, "tensor record"},
 		{"set_input: dims out of bounds", func() { p.putU32s(tensorAt, memSize-4, 2, 1, dataAt, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "dims"},
 		{"set_input: huge rank", func() { p.putU32s(tensorAt, 0, math.MaxUint32, 1, dataAt, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "rank"},
-		{"set_input: wrong rank", func() { p.tensor(tensorAt, []uint32{1}, TypeF32, dataAt, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "rank 1"},
-		{"set_input: wrong dims", func() { p.tensor(tensorAt, []uint32{1, 2}, TypeF32, dataAt, 8) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "[1 2]"},
-		{"set_input: wrong type", func() { p.tensor(tensorAt, []uint32{1, 1}, TypeI32, dataAt, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "i32"},
-		{"set_input: legacy i32 byte", func() { p.tensor(tensorAt, []uint32{1, 1}, legacyTypeI32, dataAt, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "FLOAT32"},
+		{"set_input: wrong rank", func() { p.tensor(tensorAt, []uint32{1}, witx.TypeF32, dataAt, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "rank 1"},
+		{"set_input: wrong dims", func() { p.tensor(tensorAt, []uint32{1, 2}, witx.TypeF32, dataAt, 8) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "[1 2]"},
+		{"set_input: wrong type", func() { p.tensor(tensorAt, []uint32{1, 1}, witx.TypeI32, dataAt, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "i32"},
+		{"set_input: legacy i32 byte", func() { p.tensor(tensorAt, []uint32{1, 1}, witx.LegacyTypeI32, dataAt, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "FLOAT32"},
 		{"set_input: unknown type", func() { p.tensor(tensorAt, []uint32{1, 1}, 200, dataAt, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "unknown tensor type"},
-		{"set_input: short data", func() { p.tensor(tensorAt, []uint32{1, 1}, TypeF32, dataAt, 3) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "takes 4 bytes, got 3"},
-		{"set_input: data out of bounds", func() { p.tensor(tensorAt, []uint32{1, 1}, TypeF32, memSize-2, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "data"},
+		{"set_input: short data", func() { p.tensor(tensorAt, []uint32{1, 1}, witx.TypeF32, dataAt, 3) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "takes 4 bytes, got 3"},
+		{"set_input: data out of bounds", func() { p.tensor(tensorAt, []uint32{1, 1}, witx.TypeF32, memSize-2, 4) }, "set_input", []uint32{c, 0, tensorAt}, InvalidArgument, "data"},
 		{"compute: unknown context", nil, "compute", []uint32{42}, InvalidArgument, "unknown execution context 42"},
 		{"get_output: unknown context", nil, "get_output", []uint32{42, 0, outAt, 64, written}, InvalidArgument, "unknown"},
 		{"get_output: index", nil, "get_output", []uint32{c, 1, outAt, 64, written}, InvalidArgument, "1 outputs"},

@@ -2,11 +2,15 @@
 
 package wasinn
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/atoll-studio/atoll/engine/wasinn/witx"
+)
 
 // Outside wasip1 there is no host: every import answers unsupported_operation.
 
-const unavailable = uint32(UnsupportedOperation)
+const unavailable = uint32(witx.UnsupportedOperation)
 
 func load(unsafe.Pointer, uint32, uint32, uint32, unsafe.Pointer) uint32 { return unavailable }
 func loadByName(unsafe.Pointer, uint32, unsafe.Pointer) uint32           { return unavailable }

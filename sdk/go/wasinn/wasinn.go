@@ -20,45 +20,32 @@ package wasinn
 import (
 	"fmt"
 	"unsafe"
+
+	"github.com/atoll-studio/atoll/engine/wasinn/witx"
 )
 
-// Errno is a wasi-nn error code returned by the host.
-type Errno uint32
+// Errno is a wasi-nn error code returned by the host ("wasi-nn: not_found").
+type Errno = witx.Errno
 
-// The nn_errno values.
+// The errno values guests test for most.
 const (
-	Success              Errno = 0
-	InvalidArgument      Errno = 1
-	InvalidEncoding      Errno = 2
-	MissingMemory        Errno = 3
-	Busy                 Errno = 4
-	RuntimeError         Errno = 5
-	UnsupportedOperation Errno = 6
-	TooLarge             Errno = 7
-	NotFound             Errno = 8
+	InvalidArgument      = witx.InvalidArgument
+	UnsupportedOperation = witx.UnsupportedOperation
+	TooLarge             = witx.TooLarge
+	NotFound             = witx.NotFound
 )
-
-var errnoNames = [...]string{"success", "invalid_argument", "invalid_encoding", "missing_memory",
-	"busy", "runtime_error", "unsupported_operation", "too_large", "not_found"}
-
-func (e Errno) Error() string {
-	if int(e) < len(errnoNames) {
-		return "wasi-nn: " + errnoNames[e]
-	}
-	return fmt.Sprintf("wasi-nn: errno %d", uint32(e))
-}
 
 // Encoding is a graph encoding.
 type Encoding uint32
 
 // Graph encodings (witx values; TensorflowLite is 4 in every version).
 const (
-	OpenVINO       Encoding = 0
-	ONNX           Encoding = 1
-	Tensorflow     Encoding = 2
-	PyTorch        Encoding = 3
-	TensorflowLite Encoding = 4
-	Autodetect     Encoding = 5
+	OpenVINO       Encoding = witx.EncodingOpenVINO
+	ONNX           Encoding = witx.EncodingONNX
+	Tensorflow     Encoding = witx.EncodingTensorflow
+	PyTorch        Encoding = witx.EncodingPyTorch
+	TensorflowLite Encoding = witx.EncodingTensorflowLite
+	Autodetect     Encoding = witx.EncodingAutodetect
 )
 
 // Target is an execution target.
@@ -66,9 +53,9 @@ type Target uint32
 
 // Execution targets.
 const (
-	CPU Target = 0
-	GPU Target = 1
-	TPU Target = 2
+	CPU Target = witx.TargetCPU
+	GPU Target = witx.TargetGPU
+	TPU Target = witx.TargetTPU
 )
 
 // TensorType is a tensor element type (current numbering: Rust wasi-nn 0.6, WasmEdge ≥ 0.15).
@@ -76,12 +63,12 @@ type TensorType uint8
 
 // Tensor types.
 const (
-	F16 TensorType = 0
-	F32 TensorType = 1
-	F64 TensorType = 2
-	U8  TensorType = 3
-	I32 TensorType = 4
-	I64 TensorType = 5
+	F16 TensorType = witx.TypeF16
+	F32 TensorType = witx.TypeF32
+	F64 TensorType = witx.TypeF64
+	U8  TensorType = witx.TypeU8
+	I32 TensorType = witx.TypeI32
+	I64 TensorType = witx.TypeI64
 )
 
 // Graph is a loaded model.
