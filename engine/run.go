@@ -403,15 +403,7 @@ func (rt *nodeRT) runSource() {
 		src := rt.current().(Source)
 		// A source's rejects are not tied to a batch: they go out as they come.
 		out := &emitter{rt: rt, ctx: rt.run.ctx, immediate: true}
-		err := func() (err error) {
-			defer func() {
-				if p := recover(); p != nil {
-					err = fmt.Errorf("panic: %v", p)
-					rt.log("error", fmt.Sprintf("panic: %v\n%s", p, debug.Stack()))
-				}
-			}()
-			return src.Run(rt.run.srcCtx, out)
-		}()
+		err, _ := rt.guard("run", func() error { return src.Run(rt.run.srcCtx, out) })
 		if err == nil || rt.run.srcCtx.Err() != nil {
 			rt.state.Store("done")
 			return
@@ -467,15 +459,7 @@ func (r *Run) startProcessor(rt *nodeRT) {
 // counted, never fatal to the process.
 func (rt *nodeRT) flush(f Flusher) {
 	out := &emitter{rt: rt, ctx: rt.run.ctx}
-	err := func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("panic: %v", p)
-				rt.log("error", fmt.Sprintf("panic in flush: %v\n%s", p, debug.Stack()))
-			}
-		}()
-		return f.Flush(rt.run.ctx, out)
-	}()
+	err, _ := rt.guard("flush", func() error { return f.Flush(rt.run.ctx, out) })
 	if err != nil {
 		rt.errs.Add(1)
 		rt.log("error", "flush: "+err.Error())
@@ -512,7 +496,8 @@ func (rt *nodeRT) processLoop(concurrent bool) {
 		if timed {
 			start = time.Now()
 		}
-		err, panicked := rt.safeProcess(ctx, node.(Processor), m, out)
+		p := node.(Processor)
+		err, panicked := rt.guard("batch", func() error { return p.Process(ctx, m.port, m.b, out) })
 		if timed {
 			d := int64(time.Since(start))
 			rt.busyNS.Add(d)
@@ -545,15 +530,17 @@ func (rt *nodeRT) processLoop(concurrent bool) {
 	}
 }
 
-func (rt *nodeRT) safeProcess(ctx context.Context, p Processor, m msg, out *emitter) (err error, panicked bool) {
+// guard calls f, turning a panic into an error (logged with its stack) so that it fails the
+// batch, run or flush rather than the process.
+func (rt *nodeRT) guard(what string, f func() error) (err error, panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
 			panicked = true
-			rt.log("error", fmt.Sprintf("panic in batch of %d rows: %v\n%s", len(m.b.Rows), r, debug.Stack()))
+			rt.log("error", fmt.Sprintf("panic in %s: %v\n%s", what, r, debug.Stack()))
 		}
 	}()
-	return p.Process(ctx, m.port, m.b, out), false
+	return f(), false
 }
 
 // failBatch sends every row of a failed batch to errors with the reason.
