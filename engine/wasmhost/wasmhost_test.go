@@ -26,12 +26,9 @@ var (
 func runtimeForTest(t testing.TB) *wasmhost.Runtime {
 	t.Helper()
 	rtOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "atoll-wazero-test-")
-		if err != nil {
-			rtErr = err
-			return
-		}
-		rt, rtErr = wasmhost.NewRuntime(context.Background(), wasmhost.Config{CacheDir: dir})
+		// The user's compilation cache: the race-detector run after the plain one (make test)
+		// finds the Go guests compiled already.
+		rt, rtErr = wasmhost.NewRuntime(context.Background(), wasmhost.Config{})
 	})
 	if rtErr != nil {
 		t.Fatal(rtErr)
