@@ -4,7 +4,9 @@
 // Relative file paths in a graph resolve against the directory of the graph file (the runner
 // and `atoll run` pass it to the nodes; see core.BaseDirService). The examples therefore read
 // "../data/..." and write "out/..." next to themselves: copy FS to a directory (os.CopyFS) and
-// run the graphs from its graphs/ subdirectory.
+// run the graphs from its graphs/ subdirectory. A graph that runs an example function names its
+// module "../functions/build/<name>.wasm": the modules are built by `make wasm-examples` and are
+// not embedded, so a copy needs functions/ beside it (the tests link it).
 package examples
 
 import (

@@ -83,6 +83,7 @@ func runExample(t *testing.T, g examples.Graph) (string, []engine.LogEntry) {
 	if err := os.CopyFS(root, examples.FS); err != nil {
 		t.Fatal(err)
 	}
+	linkFunctions(t, root)
 	dir := filepath.Join(root, "graphs")
 	doc, err := graph.ReadFile(filepath.Join(root, g.Path))
 	if err != nil {
@@ -121,6 +122,19 @@ func runExample(t *testing.T, g examples.Graph) (string, []engine.LogEntry) {
 		}
 	}
 	return dir, logs
+}
+
+// linkFunctions makes the example functions (sources and the modules `make wasm-examples`
+// builds, which are not embedded) reachable from a copy of the examples as ../functions.
+func linkFunctions(t *testing.T, root string) {
+	t.Helper()
+	src, err := filepath.Abs("functions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(src, filepath.Join(root, "functions")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestGraphsRunHeadless(t *testing.T) {
