@@ -41,11 +41,11 @@ func TestTapThrottle(t *testing.T) {
 	h := newHarness(t)
 	r := tapGraph(t, h, sourceConfig{Forever: true, Batch: 1})
 	const interval = 20 * time.Millisecond
+	start := time.Now()
 	tap, err := r.Tap("s", "out", engine.TapOptions{Interval: interval, Buffer: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	r.Start(t.Context())
 	time.Sleep(200 * time.Millisecond)
 	r.Cancel()
