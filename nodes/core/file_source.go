@@ -280,12 +280,8 @@ func (r *fileReader) run(ctx context.Context) error {
 			rotated = false
 			continue
 		}
-		t := time.NewTimer(r.poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, r.poll) {
 			return nil
-		case <-t.C:
 		}
 	}
 }
@@ -320,13 +316,21 @@ func (r *fileReader) open(ctx context.Context) error {
 			r.waitedLog = true
 			r.out.Log("info", fmt.Sprintf("file %s does not exist yet: waiting for it", r.src.cfg.Path))
 		}
-		t := time.NewTimer(r.poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, r.poll) {
 			return nil
-		case <-t.C:
 		}
+	}
+}
+
+// sleep waits for d and reports false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
