@@ -167,6 +167,9 @@ func samePosition(a, b *NodeUI) bool {
 }
 
 func diffConfig(out *[]FieldChange, a, b json.RawMessage) error {
+	if bytes.Equal(a, b) { // most nodes are untouched between two versions
+		return nil
+	}
 	va, err := decodeValue(a)
 	if err != nil {
 		return fmt.Errorf("config before: %w", err)
