@@ -115,7 +115,7 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache:    cache,
 		compiled: map[compileKey]*compiledEntry{},
 	}
-	if err := r.instantiateHostModules(ctx, cfg.HostModules); err != nil {
+	if err := r.instantiateHostModules(ctx, RegisteredHostModules(cfg.HostModules)); err != nil {
 		r.rt.Close(ctx)
 		return nil, err
 	}

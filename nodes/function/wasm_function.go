@@ -63,19 +63,25 @@ var wasmDefaults = wasmConfig{
 	MemoryPages: wasmhost.DefaultMemoryPages,
 	MaxCallMS:   wasmhost.DefaultMaxCallMS,
 	Instances:   wasmhost.DefaultInstances,
+	NNThreads:   nnDefaultThreads,
 }
 
 type wasmConfig struct {
-	Module      string          `json:"module"`
-	Config      json.RawMessage `json:"config,omitempty"`
-	MemoryPages int             `json:"memory_pages"`
-	MaxCallMS   int             `json:"max_call_ms"`
-	Instances   int             `json:"instances"`
-	AllowDir    string          `json:"allow_dir,omitempty"`
+	Module      string            `json:"module"`
+	Config      json.RawMessage   `json:"config,omitempty"`
+	MemoryPages int               `json:"memory_pages"`
+	MaxCallMS   int               `json:"max_call_ms"`
+	Instances   int               `json:"instances"`
+	AllowDir    string            `json:"allow_dir,omitempty"`
+	Models      map[string]string `json:"models,omitempty"`
+	Files       map[string]string `json:"files,omitempty"`
+	NNThreads   int               `json:"nn_threads"`
 }
 
 func init() {
 	wasmSpec.New = newWasm
+	wasmSpec.Docs += nnDocs
+	wasmSpec.Fields = append(wasmSpec.Fields, nnFields...)
 	nodes.Register(wasmSpec)
 }
 
@@ -127,15 +133,20 @@ func newWasm(bc engine.BuildContext, raw json.RawMessage) (engine.Node, error) {
 		return nil, fmt.Errorf("module %s: %w", cfg.Module, err)
 	}
 	n := &wasmNode{id: bc.NodeID, ref: cfg.Module, buildLog: bc.Log}
+	n.nn, err = newNNSetup(bc, cfg.Models, cfg.Files, cfg.NNThreads, cfg.AllowDir, n.log)
+	if err != nil {
+		return nil, err
+	}
 	fnCfg := []byte(cfg.Config)
 	if len(fnCfg) == 0 || string(fnCfg) == "null" {
 		fnCfg = []byte("{}")
 	}
 	n.fn, err = mod.NewFunction(wasmhost.FunctionConfig{
-		InstanceConfig: wasmhost.InstanceConfig{Config: fnCfg, Log: n.log, AllowDir: cfg.AllowDir},
+		InstanceConfig: wasmhost.InstanceConfig{Config: fnCfg, Log: n.log, AllowDir: n.nn.AllowDir, Context: n.nn.Context},
 		Instances:      cfg.Instances,
 	})
 	if err != nil {
+		n.nn.Close()
 		return nil, fmt.Errorf("module %s: %w", cfg.Module, err)
 	}
 	n.instances = cfg.Instances
@@ -147,6 +158,7 @@ type wasmNode struct {
 	id        string
 	ref       string
 	fn        *wasmhost.Function
+	nn        *nnSetup
 	instances int
 	buildLog  func(level, msg string)
 	out       atomic.Pointer[engine.Output] // where guest logs go during a run
@@ -192,7 +204,10 @@ func (n *wasmNode) Process(ctx context.Context, port string, b *rows.Batch, out 
 }
 
 func (n *wasmNode) Close() error {
-	n.closeOnce.Do(func() { n.fn.Close() })
+	n.closeOnce.Do(func() {
+		n.fn.Close()
+		n.nn.Close()
+	})
 	return nil
 }
 
