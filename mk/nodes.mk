@@ -37,11 +37,11 @@ BENCHES += bench-nodes
 .PHONY: bench-nodes
 
 bench-nodes:
-	@$(GO) test ./nodes/core/ -run '^$$' -bench 'BenchmarkFile(Source|Copy)' -benchtime 3x -count 5 \
+	@$(GO) test ./nodes/core/ -run '^$$' -bench 'BenchmarkFile(Source|Copy)' -benchtime 3x -count 3 \
 	| awk '/^BenchmarkFile/ { name = $$1; sub(/-[0-9]+$$/, "", name); for (i = 3; i < NF; i++) if ($$(i+1) == "rows/s") print name, $$i }' \
 	| sort -k1,1 -k2,2n \
 	| awk '{ n[$$1]++; v[$$1, n[$$1]] = $$2 } \
 		END { for (b in n) { m = v[b, int((n[b] + 1) / 2)]; split(b, p, "/"); \
 			what = (p[1] ~ /Copy/) ? "source.file → sink.file" : "source.file → discard"; \
-			printf "| nodes | %s (%s) | %.0f | rows/s | 200k rows, batches of 256; median of 5 |\n", what, p[2], m } }' \
+			printf "| nodes | %s (%s) | %.0f | rows/s | 200k rows, batches of 256; median of 3 |\n", what, p[2], m } }' \
 	| sort
