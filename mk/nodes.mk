@@ -31,7 +31,7 @@ check-docs:
 	$(GO) run ./tools/gendocs -out docs/nodes -check
 
 # `bench-nodes`: file source and sink throughput (200 000 sensor rows, batches of 256; the median
-# of 5 runs of 3 iterations each).
+# of 3 runs of 3 iterations each).
 BENCHES += bench-nodes
 
 .PHONY: bench-nodes
