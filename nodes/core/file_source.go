@@ -192,8 +192,8 @@ type fileReader struct {
 	header    []string
 	types     []string
 	rec       []byte // csv record spanning lines (an open quoted field)
-	recLine   int
-	recOff    int64
+	recLine   int    // line where rec starts
+	recOff    int64  // offset where rec starts
 	batch     []rows.Row
 	waitedLog bool
 }
@@ -366,7 +366,11 @@ func (r *fileReader) flush() bool {
 	}
 	b := &rows.Batch{Rows: r.batch}
 	r.batch = make([]rows.Row, 0, r.src.cfg.BatchSize)
-	seq := r.src.acks.add(r.off)
+	end := r.off
+	if len(r.rec) > 0 { // resuming from the acked offset must not start inside a record
+		end = r.recOff
+	}
+	seq := r.src.acks.add(end)
 	return r.out.EmitAcked("out", b, func() { r.src.acks.ack(seq) }) == nil
 }
 
@@ -397,7 +401,7 @@ func (r *fileReader) handleLine(line []byte) {
 			return
 		}
 		r.rec = append(r.rec[:0], line...)
-		r.recLine = r.line
+		r.recLine, r.recOff = r.line, r.off
 	}
 	fields, err := splitCSV(string(r.rec), r.src.cfg.Delimiter[0])
 	if err == errUnterminated {

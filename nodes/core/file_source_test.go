@@ -363,3 +363,33 @@ func TestFileSourceFollowCSV(t *testing.T) {
 		t.Errorf("errors: %v", errs)
 	}
 }
+
+// TestFileSourceAckedOffsetNotInsideRecord checks that while a quoted CSV field is still open
+// at the end of a followed file, the acknowledged offset stays at the start of that record.
+func TestFileSourceAckedOffsetNotInsideRecord(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "live.csv")
+	writeFile(t, path, "a\n1\n\"x\n")
+	c := newFileCaptures()
+	r := startGraph(t, sourceGraph(t, `{"path":"live.csv","follow":true,"poll_ms":10}`), c.cat, dir)
+	acked := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for r.Metrics()["src"].Gauges["acked_offset"] != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("acked_offset %v, want %v", r.Metrics()["src"].Gauges["acked_offset"], want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitRows(t, &c.rows, 1)
+	acked(4) // "a\n1\n": not past the open record
+	appendFile(t, path, "y\"\n")
+	waitRows(t, &c.rows, 2)
+	acked(10)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
