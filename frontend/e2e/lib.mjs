@@ -60,6 +60,10 @@ export async function startServer() {
     });
   });
   child.removeAllListeners('exit');
+  // Never leave the server behind, even when this process is killed or fails.
+  const killChild = () => child.exitCode === null && child.kill('SIGKILL');
+  process.on('exit', killChild);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => (killChild(), process.exit(130)));
   const stop = async () => {
     if (child.exitCode === null) {
       child.kill('SIGTERM');

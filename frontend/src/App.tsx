@@ -1,10 +1,7 @@
 import { ReactFlowProvider } from '@xyflow/react';
-import { useEffect, useState } from 'react';
-import { AssetManager } from './components/AssetManager';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { Canvas } from './components/Canvas';
-import { ConfigPanel } from './components/ConfigPanel';
 import { GraphList } from './components/GraphList';
-import { HistoryPanel } from './components/HistoryPanel';
 import { LogPanel, ProblemsPanel } from './components/LogPanel';
 import { Palette } from './components/Palette';
 import { PreviewPanel } from './components/PreviewPanel';
@@ -48,6 +45,11 @@ export function onKey(e: KeyboardEvent): void {
     s.deleteSelected();
   }
 }
+
+// The forms (rjsf + ajv) and the side panels load after the canvas.
+const ConfigPanel = lazy(() => import('./components/ConfigPanel').then((m) => ({ default: m.ConfigPanel })));
+const HistoryPanel = lazy(() => import('./components/HistoryPanel').then((m) => ({ default: m.HistoryPanel })));
+const AssetManager = lazy(() => import('./components/AssetManager').then((m) => ({ default: m.AssetManager })));
 
 type RightTab = 'config' | 'history' | 'assets';
 type BottomTab = 'preview' | 'log' | 'problems';
@@ -137,9 +139,11 @@ export function App() {
             </button>
           </div>
           <div className="right-body">
-            {right === 'config' && <ConfigPanel />}
-            {right === 'history' && <HistoryPanel />}
-            {right === 'assets' && <AssetManager />}
+            <Suspense fallback={<div className="panel-empty">Loading…</div>}>
+              {right === 'config' && <ConfigPanel />}
+              {right === 'history' && <HistoryPanel />}
+              {right === 'assets' && <AssetManager />}
+            </Suspense>
           </div>
         </aside>
         <Toasts />

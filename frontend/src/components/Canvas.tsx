@@ -5,6 +5,7 @@ import {
   MiniMap,
   ReactFlow,
   useReactFlow,
+  useStore as useFlowStore,
   type ConnectionLineComponentProps,
   type Edge,
   type IsValidConnection,
@@ -18,6 +19,9 @@ import { SpecNode } from './SpecNode';
 
 /** Node components, at module scope so that xyflow never remounts them. */
 const nodeTypes = { spec: SpecNode };
+
+/** Below this zoom, node text other than the type is hidden. */
+const FAR_ZOOM = 0.45;
 
 /** The MIME type a palette item carries when dragged onto the canvas. */
 export const DRAG_TYPE = 'application/x-atoll-node';
@@ -63,6 +67,9 @@ export function Canvas() {
   const onEdgesChange = useStudio((s) => s.onEdgesChange);
   const connect = useStudio((s) => s.connect);
   const { screenToFlowPosition, fitView, setViewport } = useReactFlow();
+  // Zoomed out, nodes drop their small text (CSS only: no node re-renders), which keeps large
+  // graphs smooth to pan.
+  const far = useFlowStore((s) => s.transform[2] < FAR_ZOOM);
 
   // A graph opens fitted to the view; an empty one at 100 %. (xyflow defers fitView until the
   // nodes are measured, so it is only asked for when there are nodes.)
@@ -128,7 +135,7 @@ export function Canvas() {
   }
 
   return (
-    <div className="canvas" onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
+    <div className={far ? 'canvas far' : 'canvas'} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
       <ReactFlow<FlowNode>
         nodes={nodes}
         edges={edges}

@@ -21,14 +21,19 @@ export function assetUISchema(schema: JSONSchema | undefined): UiSchema {
   if (schema.format === 'asset' || typeof schema['x-asset-kind'] === 'string') {
     return { 'ui:widget': 'asset' };
   }
+  // Items of a list of plain values need no label each.
+  const items = schema.items as JSONSchema | undefined;
+  if (schema.type === 'array' && items && typeof items === 'object' && items.type !== 'object') {
+    ui.items = { 'ui:label': false };
+  }
   const props = schema.properties as Record<string, JSONSchema> | undefined;
   for (const [k, s] of Object.entries(props ?? {})) {
     const sub = assetUISchema(s);
     if (Object.keys(sub).length) ui[k] = sub;
   }
-  if (schema.items && typeof schema.items === 'object') {
-    const sub = assetUISchema(schema.items as JSONSchema);
-    if (Object.keys(sub).length) ui.items = sub;
+  if (items && typeof items === 'object') {
+    const sub = assetUISchema(items);
+    if (Object.keys(sub).length) ui.items = { ...(ui.items as object), ...sub };
   }
   return ui;
 }
@@ -121,6 +126,15 @@ export function ConfigPanel() {
     void _t;
     return rest as RJSFSchema;
   }, [spec]);
+  // Edits from the form flow into the store; a config changed elsewhere (undo, an example, a
+  // paste) remounts the form, since rjsf does not pick up every external change (new map keys).
+  const fromForm = useRef<string>('');
+  const generation = useRef(0);
+  const configJSON = selected ? JSON.stringify(selected.data.config) : '';
+  if (configJSON !== fromForm.current) {
+    generation.current++;
+    fromForm.current = configJSON;
+  }
   const uiSchema = useMemo(() => ({ ...assetUISchema(schema as JSONSchema), 'ui:submitButtonOptions': { norender: true } }), [schema]);
 
   if (!selected) {
@@ -152,7 +166,7 @@ export function ConfigPanel() {
       ) : (
         <>
           <Form
-            key={selected.id}
+            key={`${selected.id}#${generation.current}`}
             schema={schema ?? {}}
             uiSchema={uiSchema}
             formData={selected.data.config}
@@ -162,7 +176,11 @@ export function ConfigPanel() {
             liveValidate="onChange"
             showErrorList={false}
             noHtml5Validate
-            onChange={(e) => updateConfig(selected.id, (e.formData ?? {}) as Record<string, unknown>)}
+            onChange={(e) => {
+              const c = (e.formData ?? {}) as Record<string, unknown>;
+              fromForm.current = JSON.stringify(c);
+              updateConfig(selected.id, c);
+            }}
           />
           {spec.examples?.length > 0 && (
             <div className="config-examples">

@@ -164,12 +164,17 @@ export const useStudio = create<Studio>()((set, get) => ({
   async init(backend) {
     set({ backend });
     try {
-      const [catalog, graphs] = await Promise.all([backend.catalog(), backend.listGraphs()]);
+      // The last open graph loads alongside the catalog and the list.
+      const last = localStorage.getItem('atoll:last-graph');
+      const lastDoc = last ? backend.getGraph(last).catch(() => null) : Promise.resolve(null);
+      const [catalog, graphs, doc] = await Promise.all([backend.catalog(), backend.listGraphs(), lastDoc]);
       get().setCatalog(catalog);
       set({ graphs });
-      const last = localStorage.getItem('atoll:last-graph');
-      const pick = graphs.find((g) => g.id === last) ?? graphs[0];
-      if (pick) await get().openGraph(pick.id);
+      if (doc && graphs.some((g) => g.id === doc.info.id)) {
+        get().loadDoc(doc.info, doc.document);
+      } else if (graphs[0]) {
+        await get().openGraph(graphs[0].id);
+      }
     } catch (err) {
       get().toast(`cannot reach the service: ${errText(err)}`, 'error');
     }
@@ -212,6 +217,7 @@ export const useStudio = create<Studio>()((set, get) => ({
   },
 
   loadDoc(info, doc) {
+    performance.mark?.('atoll:loadDoc');
     const { nodes, edges } = docToFlow(doc);
     const d = flowToDoc(info, nodes, edges);
     set({
