@@ -100,15 +100,19 @@ func goParallel(threads int) qkernel.Parallel {
 	if threads <= 1 {
 		return nil
 	}
-	return func(n int, fn func(lo, hi int)) {
-		var wg sync.WaitGroup
-		chunk := (n + threads - 1) / threads
-		for lo := 0; lo < n; lo += chunk {
-			wg.Add(1)
-			go func(lo, hi int) { defer wg.Done(); fn(lo, hi) }(lo, min(lo+chunk, n))
-		}
-		wg.Wait()
+	return goChunks(threads)
+}
+
+type goChunks int
+
+func (threads goChunks) Run(n int, j qkernel.Job) {
+	var wg sync.WaitGroup
+	chunk := (n + int(threads) - 1) / int(threads)
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) { defer wg.Done(); j.Run(lo, hi) }(lo, min(lo+chunk, n))
 	}
+	wg.Wait()
 }
 
 // BenchmarkInt8MobileNet025 times the int8 CONV_2D and DEPTHWISE_CONV_2D kernels over the 27
@@ -136,14 +140,15 @@ func BenchmarkInt8MobileNet025(b *testing.B) {
 	for _, threads := range []int{1, 2} {
 		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
 			par := goParallel(threads)
+			var ws qkernel.Workspace
 			times := make([]time.Duration, 0, b.N)
 			for b.Loop() {
 				t0 := time.Now()
 				for i, l := range layers {
 					if l.dw {
-						qkernel.DepthwiseConvInt8(&l.p, bufs[i], l.w, l.b, bufs[i+1], par)
+						qkernel.DepthwiseConvInt8(&l.p, bufs[i], l.w, l.b, bufs[i+1], par, &ws)
 					} else {
-						qkernel.ConvInt8(&l.p, bufs[i], l.w, l.ws, l.b, bufs[i+1], par)
+						qkernel.ConvInt8(&l.p, bufs[i], l.w, l.ws, l.b, bufs[i+1], par, &ws)
 					}
 				}
 				times = append(times, time.Since(t0))

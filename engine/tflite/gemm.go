@@ -9,26 +9,47 @@ package tflite
 
 // gemmF32 computes c[m*ldc+n] = Σ_k a[m*k..]·b[n*k..] for m < M, n < N.
 func gemmF32(c *OpContext, M, N, K int, a, b, out []float32, ldc int) {
-	blocks := (N + 3) / 4
 	if M*N*K < 1<<15 {
 		gemmF32Range(0, N, M, K, a, b, out, ldc)
 		return
 	}
-	c.Parallel(blocks, func(lo, hi int) {
-		gemmF32Range(lo*4, min(hi*4, N), M, K, a, b, out, ldc)
-	})
+	j := jobOf[gemmF32Job](c)
+	*j = gemmF32Job{M: M, N: N, K: K, a: a, b: b, out: out, ldc: ldc}
+	c.parallel((N+3)/4, j)
+	*j = gemmF32Job{}
+}
+
+// gemmF32Job runs gemmF32 over a range of 4-column blocks.
+type gemmF32Job struct {
+	M, N, K, ldc int
+	a, b, out    []float32
+}
+
+func (j *gemmF32Job) Run(lo, hi int) {
+	gemmF32Range(lo*4, min(hi*4, j.N), j.M, j.K, j.a, j.b, j.out, j.ldc)
 }
 
 // gemmI8 computes int32 c[m*N+n] = Σ_k a[m,k]·b[n,k] with int8 operands.
 func gemmI8(c *OpContext, M, N, K int, a, b []int8, out []int32) {
-	blocks := (N + 3) / 4
 	if M*N*K < 1<<15 {
 		gemmI8Range(0, N, M, N, K, a, b, out)
 		return
 	}
-	c.Parallel(blocks, func(lo, hi int) {
-		gemmI8Range(lo*4, min(hi*4, N), M, N, K, a, b, out)
-	})
+	j := jobOf[gemmI8Job](c)
+	*j = gemmI8Job{M: M, N: N, K: K, a: a, b: b, out: out}
+	c.parallel((N+3)/4, j)
+	*j = gemmI8Job{}
+}
+
+// gemmI8Job runs gemmI8 over a range of 4-column blocks.
+type gemmI8Job struct {
+	M, N, K int
+	a, b    []int8
+	out     []int32
+}
+
+func (j *gemmI8Job) Run(lo, hi int) {
+	gemmI8Range(lo*4, min(hi*4, j.N), j.M, j.N, j.K, j.a, j.b, j.out)
 }
 
 func gemmF32Range(n0, n1, M, K int, a, b, out []float32, ldc int) {

@@ -63,6 +63,23 @@ func (g *convGeom) setup(padding int8, in *Tensor) error {
 	return err
 }
 
+// runIm2col runs im2col over all output rows of image b, split over threads.
+func runIm2col[T float32 | int8](c *OpContext, g *convGeom, in []T, b int, rows []T, pad T) {
+	j := jobOf[im2colJob[T]](c)
+	*j = im2colJob[T]{g: g, in: in, b: b, rows: rows, pad: pad}
+	c.parallelWork(g.outH, g.outH*g.outW*g.kH*g.kW*g.inC, j)
+	*j = im2colJob[T]{}
+}
+
+type im2colJob[T float32 | int8] struct {
+	g        *convGeom
+	in, rows []T
+	b        int
+	pad      T
+}
+
+func (j *im2colJob[T]) Run(y0, y1 int) { im2col(j.g, j.in, j.b, j.rows, j.pad, y0, y1) }
+
 // im2col writes, for every output pixel of image b, the receptive field as one row of
 // kH·kW·inC values ([ky][kx][c] order, matching the filter layout); taps outside the image are
 // set to pad.
@@ -201,7 +218,7 @@ func (k *convKernel) Eval(c *OpContext) error {
 				a = x[b*imgSize : (b+1)*imgSize]
 			} else {
 				a = bytesAsFloat32(c.Scratch(k.cols))
-				c.Parallel(g.outH, func(y0, y1 int) { im2col(g, x, b, a, 0, y0, y1) })
+				runIm2col(c, g, x, b, a, 0)
 			}
 			gemmF32(c, M, N, K, a, w.Float32(), o, N)
 		} else {
@@ -217,7 +234,7 @@ func (k *convKernel) Eval(c *OpContext) error {
 			a := q
 			if !k.direct {
 				a = bytesAsInt8(c.Scratch(k.cols))
-				c.Parallel(g.outH, func(y0, y1 int) { im2col(g, q, 0, a, int8(zp), y0, y1) })
+				runIm2col(c, g, q, 0, a, int8(zp))
 			}
 			acc := bytesAsInt32(c.Scratch(k.acc))
 			gemmI8(c, M, N, K, a, w.Int8(), acc)
@@ -308,58 +325,69 @@ func (k *depthwiseKernel) MACs(*OpContext) int64 {
 
 func (k *depthwiseKernel) Eval(c *OpContext) error {
 	g := &k.g
-	x, out := c.Inputs[0].Float32(), c.Outputs[0].Float32()
-	w := k.wDeq
-	if w == nil {
-		w = c.Inputs[1].Float32()
+	j := jobOf[depthwiseJob](c)
+	*j = depthwiseJob{k: k, x: c.Inputs[0].Float32(), out: c.Outputs[0].Float32(), w: k.wDeq}
+	if j.w == nil {
+		j.w = c.Inputs[1].Float32()
 	}
-	var bias []float32
 	if len(c.Inputs) > 2 && c.Inputs[2] != nil {
-		bias = c.Inputs[2].Float32()
+		j.bias = c.Inputs[2].Float32()
 	}
-	C, OC := g.inC, k.outC
 	for b := range g.batch {
-		img := x[b*g.inH*g.inW*C:]
-		c.Parallel(g.outH, func(y0, y1 int) {
-			for oy := y0; oy < y1; oy++ {
-				for ox := 0; ox < g.outW; ox++ {
-					o := out[((b*g.outH+oy)*g.outW+ox)*OC:][:OC]
-					if bias != nil {
-						copy(o, bias[:OC])
+		j.b = b
+		c.parallelWork(g.outH, g.outH*g.outW*k.outC*g.kH*g.kW, j)
+	}
+	*j = depthwiseJob{}
+	return nil
+}
+
+// depthwiseJob computes output rows [y0, y1) of image b.
+type depthwiseJob struct {
+	k               *depthwiseKernel
+	x, out, w, bias []float32
+	b               int
+}
+
+func (j *depthwiseJob) Run(y0, y1 int) {
+	k, g, b, out, w, bias := j.k, &j.k.g, j.b, j.out, j.w, j.bias
+	C, OC := g.inC, k.outC
+	img := j.x[b*g.inH*g.inW*C:]
+	for oy := y0; oy < y1; oy++ {
+		for ox := 0; ox < g.outW; ox++ {
+			o := out[((b*g.outH+oy)*g.outW+ox)*OC:][:OC]
+			if bias != nil {
+				copy(o, bias[:OC])
+			} else {
+				clear(o)
+			}
+			for ky := 0; ky < g.kH; ky++ {
+				iy := oy*g.strideH - g.padT + ky*g.dilH
+				if iy < 0 || iy >= g.inH {
+					continue
+				}
+				for kx := 0; kx < g.kW; kx++ {
+					ix := ox*g.strideW - g.padL + kx*g.dilW
+					if ix < 0 || ix >= g.inW {
+						continue
+					}
+					px := img[(iy*g.inW+ix)*C:][:C]
+					wr := w[(ky*g.kW+kx)*OC:][:OC]
+					if k.mult == 1 {
+						for i, v := range px {
+							o[i] += v * wr[i]
+						}
 					} else {
-						clear(o)
-					}
-					for ky := 0; ky < g.kH; ky++ {
-						iy := oy*g.strideH - g.padT + ky*g.dilH
-						if iy < 0 || iy >= g.inH {
-							continue
-						}
-						for kx := 0; kx < g.kW; kx++ {
-							ix := ox*g.strideW - g.padL + kx*g.dilW
-							if ix < 0 || ix >= g.inW {
-								continue
-							}
-							px := img[(iy*g.inW+ix)*C:][:C]
-							wr := w[(ky*g.kW+kx)*OC:][:OC]
-							if k.mult == 1 {
-								for i, v := range px {
-									o[i] += v * wr[i]
-								}
-							} else {
-								for i, v := range px {
-									for m := 0; m < k.mult; m++ {
-										o[i*k.mult+m] += v * wr[i*k.mult+m]
-									}
-								}
+						for i, v := range px {
+							for m := 0; m < k.mult; m++ {
+								o[i*k.mult+m] += v * wr[i*k.mult+m]
 							}
 						}
 					}
-					clampSlice(o, k.lo, k.hi)
 				}
 			}
-		})
+			clampSlice(o, k.lo, k.hi)
+		}
 	}
-	return nil
 }
 
 type transposeConvKernel struct {

@@ -89,12 +89,19 @@ func qNeed(c *OpContext, nIn int, types ...DType) error {
 	return nil
 }
 
-func (c *OpContext) qParallel() qkernel.Parallel {
-	if c.Threads <= 1 {
-		return nil
+// qParallel returns the Parallel and the per-interpreter Workspace for a qkernel call.
+func (c *OpContext) qParallel() (qkernel.Parallel, *qkernel.Workspace) {
+	ws := jobOf[qkernel.Workspace](c)
+	if c.Threads <= 1 || c.pool == nil {
+		return nil, ws
 	}
-	return c.Parallel
+	return qParallel{c}, ws
 }
+
+// qParallel runs qkernel jobs on the interpreter's worker pool.
+type qParallel struct{ c *OpContext }
+
+func (p qParallel) Run(n int, j qkernel.Job) { p.c.parallel(n, j) }
 
 // padOut computes an output size and the leading padding (TFLite padding.h).
 func padOut(padding uint8, in, k, stride, dil int) (int, int, error) {
@@ -248,25 +255,26 @@ func (k *qConvKernel) Eval(c *OpContext) error {
 	if len(c.Inputs) > 2 {
 		bias = c.Inputs[2]
 	}
+	par, ws := c.qParallel()
 	switch {
 	case k.depthwise:
 		var b []int32
 		if bias != nil {
 			b = bias.Int32()
 		}
-		qkernel.DepthwiseConvInt8(&k.p, in.Int8(), w.Int8(), b, out.Int8(), c.qParallel())
+		qkernel.DepthwiseConvInt8(&k.p, in.Int8(), w.Int8(), b, out.Int8(), par, ws)
 	case in.Type == Int16:
 		var b []int64
 		if bias != nil {
 			b = bias.Int64()
 		}
-		qkernel.ConvInt16x8(&k.p, in.Int16(), w.Int8(), b, out.Int16(), c.qParallel())
+		qkernel.ConvInt16x8(&k.p, in.Int16(), w.Int8(), b, out.Int16(), par, ws)
 	default:
 		var b []int32
 		if bias != nil {
 			b = bias.Int32()
 		}
-		qkernel.ConvInt8(&k.p, in.Int8(), w.Int8(), k.wsum, b, out.Int8(), c.qParallel())
+		qkernel.ConvInt8(&k.p, in.Int8(), w.Int8(), k.wsum, b, out.Int8(), par, ws)
 	}
 	return nil
 }
@@ -331,7 +339,8 @@ func (k *qFCKernel) Eval(c *OpContext) error {
 	if len(c.Inputs) > 2 && c.Inputs[2] != nil {
 		b = c.Inputs[2].Int32()
 	}
-	qkernel.FullyConnectedInt8(&k.p, c.Inputs[0].Int8(), c.Inputs[1].Int8(), k.wsum, b, c.Outputs[0].Int8(), c.qParallel())
+	par, ws := c.qParallel()
+	qkernel.FullyConnectedInt8(&k.p, c.Inputs[0].Int8(), c.Inputs[1].Int8(), k.wsum, b, c.Outputs[0].Int8(), par, ws)
 	return nil
 }
 
@@ -447,6 +456,9 @@ func (k *qBinaryKernel) Prepare(c *OpContext) error {
 		return err
 	}
 	k.sameSize = slices.Equal(a.Shape, b.Shape)
+	if !k.sameSize && len(k.shape) > 8 {
+		return fmt.Errorf("broadcast over rank %d is not supported", len(k.shape))
+	}
 	s1, zp1, s2, zp2, err := quantPair(a, b)
 	if err != nil {
 		return err
@@ -493,7 +505,8 @@ func qBinary[T int8 | int16](k *qBinaryKernel, op BuiltinOp, a, b, out []T) {
 		return
 	}
 	n := len(k.shape)
-	idx := make([]int, n)
+	var idxs [8]int // rank checked in Prepare
+	idx := idxs[:n]
 	ai, bi := 0, 0
 	for i := range out {
 		out[i] = f(a[ai], b[bi])

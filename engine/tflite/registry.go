@@ -51,6 +51,7 @@ type OpContext struct {
 	persistSizes []int    // bytes requested in Prepare
 	persist      [][]byte // per interpreter, after the arena
 	pool         *workerPool
+	jobs         []any // per-interpreter rangeJob values reused across Invokes (jobOf)
 }
 
 // Resetter is implemented by kernels whose persistent state does not start at zero.
@@ -83,18 +84,20 @@ func (c *OpContext) AddPersistent(n int) int {
 // Persistent returns the state reserved by AddPersistent. Call it from Eval or Reset.
 func (c *OpContext) Persistent(id int) []byte { return c.persist[id] }
 
-// Parallel runs fn over [0, n) split into at most Threads contiguous chunks, one per goroutine,
-// and returns when all are done. With Threads == 1 it calls fn(0, n) directly.
+// Parallel runs fn over [0, n) split into contiguous chunks that up to Threads goroutines take
+// in turn, and returns when all are done. With Threads == 1 it calls fn(0, n) directly. fn must
+// be safe to call concurrently on disjoint ranges.
 func (c *OpContext) Parallel(n int, fn func(lo, hi int)) {
-	if n <= 0 {
-		return
-	}
-	if c.Threads <= 1 || n == 1 || c.pool == nil {
-		fn(0, n)
-		return
-	}
-	c.pool.run(n, c.Threads, fn)
+	j := jobOf[funcJob](c)
+	j.fn = fn
+	c.parallel(n, j)
+	j.fn = nil
 }
+
+// funcJob adapts a closure to rangeJob (for Parallel).
+type funcJob struct{ fn func(lo, hi int) }
+
+func (j *funcJob) Run(lo, hi int) { j.fn(lo, hi) }
 
 // Errorf returns an error located at this operator: `operator 3 (CONV_2D): ...`.
 func (c *OpContext) Errorf(format string, args ...any) error {
@@ -168,54 +171,4 @@ func dispatchType(op BuiltinOp, in, out []*Tensor) (DType, bool) {
 		return out[0].Type, true
 	}
 	return 0, false
-}
-
-// workerPool is a fixed set of goroutines owned by one interpreter.
-type workerPool struct {
-	jobs chan poolJob
-	wg   sync.WaitGroup
-	once sync.Once
-}
-
-type poolJob struct {
-	fn     func(lo, hi int)
-	lo, hi int
-	done   *sync.WaitGroup
-}
-
-func newWorkerPool(workers int) *workerPool {
-	p := &workerPool{jobs: make(chan poolJob, workers)}
-	for range workers {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for j := range p.jobs {
-				j.fn(j.lo, j.hi)
-				j.done.Done()
-			}
-		}()
-	}
-	return p
-}
-
-func (p *workerPool) run(n, threads int, fn func(lo, hi int)) {
-	parts := min(threads, n)
-	var done sync.WaitGroup
-	done.Add(parts - 1)
-	chunk := (n + parts - 1) / parts
-	lo := 0
-	for i := 0; i < parts-1; i++ {
-		hi := min(lo+chunk, n)
-		p.jobs <- poolJob{fn: fn, lo: lo, hi: hi, done: &done}
-		lo = hi
-	}
-	fn(lo, n)
-	done.Wait()
-}
-
-func (p *workerPool) close() {
-	p.once.Do(func() {
-		close(p.jobs)
-		p.wg.Wait()
-	})
 }

@@ -101,109 +101,143 @@ func im2colRow[T int8 | int16](p *ConvParams, in []T, b, oy int, col []T, pad T)
 // ConvInt8 computes an int8 convolution with per-channel requantization. bias may be nil.
 // wsum must be WeightSums(w, OutC). work provides scratch of ConvWorkspace() elements per
 // concurrent worker; Parallel splits output rows.
-func ConvInt8(p *ConvParams, in, w []int8, wsum, bias []int32, out []int8, par Parallel) {
+func ConvInt8(p *ConvParams, in, w []int8, wsum, bias []int32, out []int8, par Parallel, ws *Workspace) {
+	ws = ws.orNew()
+	runJob(par, p.Batch*p.OutH, &ws.conv8, conv8Job{ws: ws, p: p, in: in, w: w, out: out, wsum: wsum, bias: bias})
+}
+
+type conv8Job struct {
+	ws         *Workspace
+	p          *ConvParams
+	in, w, out []int8
+	wsum, bias []int32
+}
+
+func (j *conv8Job) Run(lo, hi int) {
+	p, in, w, out, wsum, bias := j.p, j.in, j.w, j.out, j.wsum, j.bias
 	k := p.KH * p.KW * p.InC
-	rows := p.Batch * p.OutH
 	pad := int8(-p.InputOffset) // taps outside the image contribute (zp + offset) = 0
-	par.run(rows, func(lo, hi int) {
-		col := make([]int8, p.ConvWorkspace())
-		for r := lo; r < hi; r++ {
-			b, oy := r/p.OutH, r%p.OutH
-			im2colRow(p, in, b, oy, col, pad)
-			for ox := range p.OutW {
-				patch := col[ox*k : (ox+1)*k]
-				o := out[((b*p.OutH+oy)*p.OutW+ox)*p.OutC:][:p.OutC]
-				for oc := range p.OutC {
-					acc := dotInt8(patch, w[oc*k:(oc+1)*k]) + p.InputOffset*wsum[oc]
-					if bias != nil {
-						acc += bias[oc]
-					}
-					acc = MultiplyByQuantizedMultiplier(acc, p.Multiplier[oc], p.Shift[oc]) + p.OutputOffset
-					o[oc] = int8(clamp(acc, p.ActMin, p.ActMax))
+	col := getBuf(j.ws, &j.ws.i8, p.ConvWorkspace())
+	defer putBuf(j.ws, &j.ws.i8, col)
+	for r := lo; r < hi; r++ {
+		b, oy := r/p.OutH, r%p.OutH
+		im2colRow(p, in, b, oy, col, pad)
+		for ox := range p.OutW {
+			patch := col[ox*k : (ox+1)*k]
+			o := out[((b*p.OutH+oy)*p.OutW+ox)*p.OutC:][:p.OutC]
+			for oc := range p.OutC {
+				acc := dotInt8(patch, w[oc*k:(oc+1)*k]) + p.InputOffset*wsum[oc]
+				if bias != nil {
+					acc += bias[oc]
 				}
+				acc = MultiplyByQuantizedMultiplier(acc, p.Multiplier[oc], p.Shift[oc]) + p.OutputOffset
+				o[oc] = int8(clamp(acc, p.ActMin, p.ActMax))
 			}
 		}
-	})
+	}
 }
 
 // ConvInt16x8 computes a 16x8 convolution (int16 activations with zero point 0, int8 weights,
 // int64 accumulators and bias). bias may be nil.
-func ConvInt16x8(p *ConvParams, in []int16, w []int8, bias []int64, out []int16, par Parallel) {
+func ConvInt16x8(p *ConvParams, in []int16, w []int8, bias []int64, out []int16, par Parallel, ws *Workspace) {
+	ws = ws.orNew()
+	runJob(par, p.Batch*p.OutH, &ws.conv16, conv16Job{ws: ws, p: p, in: in, w: w, out: out, bias: bias})
+}
+
+type conv16Job struct {
+	ws      *Workspace
+	p       *ConvParams
+	in, out []int16
+	w       []int8
+	bias    []int64
+}
+
+func (j *conv16Job) Run(lo, hi int) {
+	p, in, w, out, bias := j.p, j.in, j.w, j.out, j.bias
 	k := p.KH * p.KW * p.InC
-	rows := p.Batch * p.OutH
-	par.run(rows, func(lo, hi int) {
-		col := make([]int16, p.ConvWorkspace())
-		for r := lo; r < hi; r++ {
-			b, oy := r/p.OutH, r%p.OutH
-			im2colRow(p, in, b, oy, col, 0)
-			for ox := range p.OutW {
-				patch := col[ox*k : (ox+1)*k]
-				o := out[((b*p.OutH+oy)*p.OutW+ox)*p.OutC:][:p.OutC]
-				for oc := range p.OutC {
-					acc := dotInt16x8(patch, w[oc*k:(oc+1)*k])
-					if bias != nil {
-						acc += bias[oc]
-					}
-					v := MultiplyByQuantizedMultiplier64(acc, p.Multiplier[oc], p.Shift[oc]) + p.OutputOffset
-					o[oc] = int16(clamp(v, p.ActMin, p.ActMax))
+	col := getBuf(j.ws, &j.ws.i16, p.ConvWorkspace())
+	defer putBuf(j.ws, &j.ws.i16, col)
+	for r := lo; r < hi; r++ {
+		b, oy := r/p.OutH, r%p.OutH
+		im2colRow(p, in, b, oy, col, 0)
+		for ox := range p.OutW {
+			patch := col[ox*k : (ox+1)*k]
+			o := out[((b*p.OutH+oy)*p.OutW+ox)*p.OutC:][:p.OutC]
+			for oc := range p.OutC {
+				acc := dotInt16x8(patch, w[oc*k:(oc+1)*k])
+				if bias != nil {
+					acc += bias[oc]
 				}
+				v := MultiplyByQuantizedMultiplier64(acc, p.Multiplier[oc], p.Shift[oc]) + p.OutputOffset
+				o[oc] = int16(clamp(v, p.ActMin, p.ActMax))
 			}
 		}
-	})
+	}
 }
 
 // DepthwiseConvInt8 computes an int8 depthwise convolution with per-channel requantization.
 // bias may be nil.
-func DepthwiseConvInt8(p *ConvParams, in, w []int8, bias []int32, out []int8, par Parallel) {
+func DepthwiseConvInt8(p *ConvParams, in, w []int8, bias []int32, out []int8, par Parallel, ws *Workspace) {
+	ws = ws.orNew()
+	runJob(par, p.Batch*p.OutH, &ws.dw, depthwiseJob{ws: ws, p: p, in: in, w: w, out: out, bias: bias})
+}
+
+type depthwiseJob struct {
+	ws         *Workspace
+	p          *ConvParams
+	in, w, out []int8
+	bias       []int32
+}
+
+func (j *depthwiseJob) Run(lo, hi int) {
+	p, in, w, out, bias := j.p, j.in, j.w, j.out, j.bias
 	dh, dw := p.dilH(), p.dilW()
 	m := max(p.DepthMultiplier, 1)
-	rows := p.Batch * p.OutH
-	par.run(rows, func(lo, hi int) {
-		acc := make([]int32, p.OutC)
-		for r := lo; r < hi; r++ {
-			b, oy := r/p.OutH, r%p.OutH
-			for ox := range p.OutW {
-				if bias != nil {
-					copy(acc, bias)
-				} else {
-					clear(acc)
+	acc := getBuf(j.ws, &j.ws.i32, p.OutC)
+	defer putBuf(j.ws, &j.ws.i32, acc)
+	for r := lo; r < hi; r++ {
+		b, oy := r/p.OutH, r%p.OutH
+		for ox := range p.OutW {
+			if bias != nil {
+				copy(acc, bias)
+			} else {
+				clear(acc)
+			}
+			iy0 := oy*p.StrideH - p.PadTop
+			ix0 := ox*p.StrideW - p.PadLeft
+			for ky := range p.KH {
+				iy := iy0 + ky*dh
+				if iy < 0 || iy >= p.InH {
+					continue
 				}
-				iy0 := oy*p.StrideH - p.PadTop
-				ix0 := ox*p.StrideW - p.PadLeft
-				for ky := range p.KH {
-					iy := iy0 + ky*dh
-					if iy < 0 || iy >= p.InH {
+				for kx := range p.KW {
+					ix := ix0 + kx*dw
+					if ix < 0 || ix >= p.InW {
 						continue
 					}
-					for kx := range p.KW {
-						ix := ix0 + kx*dw
-						if ix < 0 || ix >= p.InW {
-							continue
+					x := in[((b*p.InH+iy)*p.InW+ix)*p.InC:][:p.InC]
+					wt := w[(ky*p.KW+kx)*p.OutC:][:p.OutC]
+					if m == 1 {
+						for c, v := range x {
+							acc[c] += int32(wt[c]) * (int32(v) + p.InputOffset)
 						}
-						x := in[((b*p.InH+iy)*p.InW+ix)*p.InC:][:p.InC]
-						wt := w[(ky*p.KW+kx)*p.OutC:][:p.OutC]
-						if m == 1 {
-							for c, v := range x {
-								acc[c] += int32(wt[c]) * (int32(v) + p.InputOffset)
-							}
-						} else {
-							for c, v := range x {
-								xv := int32(v) + p.InputOffset
-								for j := range m {
-									acc[c*m+j] += int32(wt[c*m+j]) * xv
-								}
+					} else {
+						for c, v := range x {
+							xv := int32(v) + p.InputOffset
+							for j := range m {
+								acc[c*m+j] += int32(wt[c*m+j]) * xv
 							}
 						}
 					}
 				}
-				o := out[((b*p.OutH+oy)*p.OutW+ox)*p.OutC:][:p.OutC]
-				for oc, a := range acc {
-					v := MultiplyByQuantizedMultiplier(a, p.Multiplier[oc], p.Shift[oc]) + p.OutputOffset
-					o[oc] = int8(clamp(v, p.ActMin, p.ActMax))
-				}
+			}
+			o := out[((b*p.OutH+oy)*p.OutW+ox)*p.OutC:][:p.OutC]
+			for oc, a := range acc {
+				v := MultiplyByQuantizedMultiplier(a, p.Multiplier[oc], p.Shift[oc]) + p.OutputOffset
+				o[oc] = int8(clamp(v, p.ActMin, p.ActMax))
 			}
 		}
-	})
+	}
 }
 
 // FullyConnectedParams describe an int8 fully connected layer: out[b][o] = Σ_k w[o][k]·(x[b][k]
@@ -218,22 +252,32 @@ type FullyConnectedParams struct {
 }
 
 // FullyConnectedInt8 computes an int8 fully connected layer. wsum must be WeightSums(w, Out).
-func FullyConnectedInt8(p *FullyConnectedParams, in, w []int8, wsum, bias []int32, out []int8, par Parallel) {
-	par.run(p.Out, func(lo, hi int) {
-		for b := range p.Batch {
-			x := in[b*p.In : (b+1)*p.In]
-			for o := lo; o < hi; o++ {
-				acc := dotInt8(x, w[o*p.In:(o+1)*p.In]) + p.InputOffset*wsum[o]
-				if bias != nil {
-					acc += bias[o]
-				}
-				ch := 0
-				if len(p.Multiplier) > 1 {
-					ch = o
-				}
-				acc = MultiplyByQuantizedMultiplier(acc, p.Multiplier[ch], p.Shift[ch]) + p.OutputOffset
-				out[b*p.Out+o] = int8(clamp(acc, p.ActMin, p.ActMax))
+func FullyConnectedInt8(p *FullyConnectedParams, in, w []int8, wsum, bias []int32, out []int8, par Parallel, ws *Workspace) {
+	ws = ws.orNew()
+	runJob(par, p.Out, &ws.fc, fcJob{p: p, in: in, w: w, out: out, wsum: wsum, bias: bias})
+}
+
+type fcJob struct {
+	p          *FullyConnectedParams
+	in, w, out []int8
+	wsum, bias []int32
+}
+
+func (j *fcJob) Run(lo, hi int) {
+	p, in, w, out, wsum, bias := j.p, j.in, j.w, j.out, j.wsum, j.bias
+	for b := range p.Batch {
+		x := in[b*p.In : (b+1)*p.In]
+		for o := lo; o < hi; o++ {
+			acc := dotInt8(x, w[o*p.In:(o+1)*p.In]) + p.InputOffset*wsum[o]
+			if bias != nil {
+				acc += bias[o]
 			}
+			ch := 0
+			if len(p.Multiplier) > 1 {
+				ch = o
+			}
+			acc = MultiplyByQuantizedMultiplier(acc, p.Multiplier[ch], p.Shift[ch]) + p.OutputOffset
+			out[b*p.Out+o] = int8(clamp(acc, p.ActMin, p.ActMax))
 		}
-	})
+	}
 }

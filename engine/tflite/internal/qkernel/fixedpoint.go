@@ -9,18 +9,22 @@ import (
 	"math/bits"
 )
 
-// Parallel runs fn over [0, n) in chunks, possibly concurrently. A nil Parallel runs fn(0, n).
-type Parallel func(n int, fn func(lo, hi int))
+// Job is work over a range [lo, hi) of output rows or channels; chunks may run concurrently.
+type Job interface{ Run(lo, hi int) }
 
-func (p Parallel) run(n int, fn func(lo, hi int)) {
+// Parallel runs a Job over [0, n), possibly split into chunks on several goroutines, and
+// returns when all are done. A nil Parallel runs j.Run(0, n).
+type Parallel interface{ Run(n int, j Job) }
+
+func run(p Parallel, n int, j Job) {
 	if n <= 0 {
 		return
 	}
 	if p == nil {
-		fn(0, n)
+		j.Run(0, n)
 		return
 	}
-	p(n, fn)
+	p.Run(n, j)
 }
 
 // SaturatingRoundingDoublingHighMul returns the high 32 bits of 2·a·b, rounded to nearest

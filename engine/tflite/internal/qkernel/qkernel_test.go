@@ -150,11 +150,15 @@ func randInt8(rng *rand.Rand, n int) []int8 {
 	return s
 }
 
-func serialPar(n int, fn func(lo, hi int)) {
-	// Exercise chunking: split into 3 pieces.
+// serialPar runs a job in 3 chunks one after the other (exercising chunking).
+var serialPar Parallel = threeChunks{}
+
+type threeChunks struct{}
+
+func (threeChunks) Run(n int, j Job) {
 	step := (n + 2) / 3
 	for lo := 0; lo < n; lo += step {
-		fn(lo, min(lo+step, n))
+		j.Run(lo, min(lo+step, n))
 	}
 }
 
@@ -172,7 +176,7 @@ func TestConvInt8(t *testing.T) {
 			bias[i] = rng.Int32N(20001) - 10000
 		}
 		out := make([]int8, p.Batch*p.OutH*p.OutW*p.OutC)
-		ConvInt8(p, in, w, WeightSums(w, p.OutC), bias, out, serialPar)
+		ConvInt8(p, in, w, WeightSums(w, p.OutC), bias, out, serialPar, nil)
 		in32 := make([]int32, len(in))
 		for i, v := range in {
 			in32[i] = int32(v) + p.InputOffset
@@ -204,7 +208,7 @@ func TestDepthwiseConvInt8(t *testing.T) {
 			}
 		}
 		out := make([]int8, p.Batch*p.OutH*p.OutW*p.OutC)
-		DepthwiseConvInt8(p, in, w, bias, out, serialPar)
+		DepthwiseConvInt8(p, in, w, bias, out, serialPar, nil)
 		in32 := make([]int32, len(in))
 		for i, v := range in {
 			in32[i] = int32(v) + p.InputOffset
@@ -240,7 +244,7 @@ func TestConvInt16x8(t *testing.T) {
 			p.Multiplier[i], p.Shift[i] = QuantizeMultiplier(math.Exp(rng.Float64()*6 - 14))
 		}
 		out := make([]int16, p.Batch*p.OutH*p.OutW*p.OutC)
-		ConvInt16x8(p, in, w, bias, out, serialPar)
+		ConvInt16x8(p, in, w, bias, out, serialPar, nil)
 		in32 := make([]int32, len(in))
 		for i, v := range in {
 			in32[i] = int32(v)
@@ -265,7 +269,7 @@ func TestFullyConnectedInt8(t *testing.T) {
 		p.ActMin, p.ActMax = -128, 127
 		in, w := randInt8(rng, p.Batch*p.In), randInt8(rng, p.Out*p.In)
 		out := make([]int8, p.Batch*p.Out)
-		FullyConnectedInt8(p, in, w, WeightSums(w, p.Out), nil, out, serialPar)
+		FullyConnectedInt8(p, in, w, WeightSums(w, p.Out), nil, out, serialPar, nil)
 		for b := range p.Batch {
 			for o := range p.Out {
 				var acc int32
