@@ -1,0 +1,92 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+
+	"github.com/atoll-studio/atoll/storage"
+)
+
+const seededSetting = "studio.examples_seeded"
+
+// demoGraph is seeded when no example graphs are given: a sine generator, a map that labels
+// each row, and a live preview.
+const demoGraph = `{
+  "version": 1,
+  "id": "",
+  "name": "Demo: sine to preview",
+  "nodes": [
+    {"id": "sine", "type": "source.generator", "config": {"mode": "sine", "count": 0, "rate": 20, "frequency": 0.5}, "ui": {"x": 60, "y": 120}},
+    {"id": "label", "type": "transform.map", "config": {"set": {"high": "value > 0.5", "double": "value * 2"}}, "ui": {"x": 340, "y": 120}},
+    {"id": "preview", "type": "sink.preview", "config": {"keep": 100}, "ui": {"x": 620, "y": 120}}
+  ],
+  "edges": [
+    {"from": {"node": "sine", "port": "out"}, "to": {"node": "label", "port": "in"}},
+    {"from": {"node": "label", "port": "out"}, "to": {"node": "preview", "port": "in"}}
+  ]
+}`
+
+// seed saves the example graphs into a fresh database, once: a database that has graphs, or
+// was seeded before, is left alone (deleted examples stay deleted).
+func (s *Service) seed() error {
+	var done bool
+	err := s.store.GetSetting(s.ctx, seededSetting, &done)
+	if err == nil && done {
+		return nil
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	graphs, err := s.store.ListGraphs(s.ctx)
+	if err != nil {
+		return err
+	}
+	if len(graphs) == 0 {
+		docs, err := exampleDocs(s.opts.Examples)
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			doc, err := canonical(d.data)
+			if err != nil {
+				return fmt.Errorf("example %s: %w", d.name, err)
+			}
+			if _, err := s.store.CreateGraph(s.ctx, "", doc); err != nil {
+				return fmt.Errorf("example %s: %w", d.name, err)
+			}
+		}
+	}
+	return s.store.SetSetting(s.ctx, seededSetting, true)
+}
+
+type exampleDoc struct {
+	name string
+	data []byte
+}
+
+// exampleDocs reads *.json at the root of fsys (sorted by name); the built-in demo when fsys is
+// nil or holds none.
+func exampleDocs(fsys fs.FS) ([]exampleDoc, error) {
+	var out []exampleDoc
+	if fsys != nil {
+		names, err := fs.Glob(fsys, "*.json")
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			b, err := fs.ReadFile(fsys, n)
+			if err != nil {
+				return nil, fmt.Errorf("example %s: %w", n, err)
+			}
+			out = append(out, exampleDoc{name: path.Base(n), data: b})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, exampleDoc{name: "demo", data: []byte(demoGraph)})
+	}
+	return out, nil
+}
