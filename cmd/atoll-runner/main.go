@@ -1,7 +1,7 @@
 // Command atoll-runner runs Atoll graphs headless on an edge device. It imports only the engine
 // and the node packages, so it builds with CGO_ENABLED=0 for every target.
 //
-//	atoll-runner run [--timeout D] [--drain D] [--http ADDR] [--log-level L] graph.json
+//	atoll-runner run [--timeout D] [--drain D] [--http ADDR] [--metrics-every D] [--log-level L] graph.json
 //	atoll-runner validate [--json] graph.json
 //	atoll-runner version
 //
@@ -208,6 +208,7 @@ func cmdRun(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) i
 	drain := fs.Duration("drain", 10*time.Second, "how long a graceful stop may drain before the run is cancelled")
 	httpAddr := fs.String("http", "", "serve /healthz and Prometheus /metrics on this address (e.g. 127.0.0.1:9464)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	every := fs.Duration("metrics-every", 0, "also log each node's metrics this often (0: only at the end)")
 	path, err := parseArgs(fs, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "atoll-runner run: %v\n%s", err, usage)
@@ -257,6 +258,12 @@ func cmdRun(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) i
 	logger.Info("run started", "graph", path, "id", doc.ID, "nodes", len(doc.Nodes), "version", version)
 	run.Start(context.Background())
 
+	var tick <-chan time.Time
+	if *every > 0 {
+		t := time.NewTicker(*every)
+		defer t.Stop()
+		tick = t.C
+	}
 	var timer <-chan time.Time
 	if *timeout > 0 {
 		t := time.NewTimer(*timeout)
@@ -296,14 +303,13 @@ loop:
 			stop("signal " + s.String())
 		case <-timer:
 			stop("timeout " + timeout.String())
+		case <-tick:
+			logMetrics(logger, run, "node metrics")
 		}
 	}
 	<-run.Done()
 
-	for _, id := range run.NodeIDs() {
-		m := run.Metrics()[id]
-		logger.Info("node summary", "node", id, "state", m.State, "rows_in", m.RowsIn, "rows_out", m.RowsOut, "errors", m.Errors, "restarts", m.Restarts)
-	}
+	logMetrics(logger, run, "node summary")
 	select {
 	case <-drainCut:
 		cancelled = true
@@ -322,6 +328,21 @@ loop:
 	st.set("finished")
 	logger.Info("run finished", "graph", path, "seconds", time.Since(st.started).Seconds())
 	return exitOK
+}
+
+// logMetrics logs one line per node with its counters and gauges.
+func logMetrics(logger *slog.Logger, run *engine.Run, msg string) {
+	ms := run.Metrics()
+	for _, id := range run.NodeIDs() {
+		m := ms[id]
+		attrs := []any{"node", id, "state", m.State, "rows_in", m.RowsIn, "rows_out", m.RowsOut,
+			"errors", m.Errors, "restarts", m.Restarts, "queue_depth", m.QueueDepth,
+			"rows_per_s", m.RowsPerS, "latency_ms", m.LatencyMS}
+		if len(m.Gauges) > 0 {
+			attrs = append(attrs, "gauges", m.Gauges)
+		}
+		logger.Info(msg, attrs...)
+	}
 }
 
 func problemAttrs(path string, p engine.Problem) []any {

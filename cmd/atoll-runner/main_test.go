@@ -218,12 +218,21 @@ const endless = `{"version":1,"id":"endless","name":"endless","nodes":[
 func TestRunTimeoutDrains(t *testing.T) {
 	dir := t.TempDir()
 	p := writeGraph(t, dir, "g.json", endless)
-	r := runCmd(t, "run", "--timeout", "300ms", p)
+	r := runCmd(t, "run", "--timeout", "300ms", "--metrics-every", "100ms", p)
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
 	if n := checkContiguous(t, filepath.Join(dir, "out.jsonl")); n < 10 {
 		t.Errorf("only %d rows in 300 ms", n)
+	}
+	periodic := 0
+	for _, l := range jsonLines(t, r.stderr) {
+		if l["msg"] == "node metrics" && l["node"] == "out" {
+			periodic++
+		}
+	}
+	if periodic < 1 {
+		t.Errorf("no periodic metrics lines:\n%s", r.stderr)
 	}
 	if !strings.Contains(r.stderr, `"reason":"timeout 300ms"`) {
 		t.Errorf("no timeout log line:\n%s", r.stderr)
