@@ -3,6 +3,8 @@ package meter
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -122,7 +124,15 @@ func TestRejects(t *testing.T) {
 // and rustc's output) and checks that wazero compiles the result.
 func TestRealModulesValidate(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	// The user's compilation cache, as the host uses it: these are the bytes the host compiles
+	// for default limits, so a run after the host tests (or before them) compiles once.
+	rc := wazero.NewRuntimeConfig()
+	if dir, err := os.UserCacheDir(); err == nil {
+		if cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "atoll", "wazero")); err == nil {
+			rc = rc.WithCompilationCache(cache)
+		}
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer r.Close(ctx)
 	for _, name := range []string{"go-moment", "go-enrich", "c-moment", "rust-moment"} {
 		wasm := examples.Bytes(t, name)
