@@ -49,7 +49,7 @@ var (
 	cfg    = Config{Model: "model", Rate: 16000, Window: 15600, TopK: 5}
 	labels []string
 	ctx    wasinn.Context
-	scores []float32 // reused output buffer
+	scores = make([]float32, 0, 1024) // reused output buffer (grown by the SDK when too small)
 	top    []int
 )
 
