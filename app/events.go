@@ -28,14 +28,6 @@ type (
 		Dropped int64      `json:"dropped"`
 		T       int64      `json:"t"`
 	}
-	logEvent struct {
-		Type  string `json:"type"` // "log"
-		Run   string `json:"run"`
-		Node  string `json:"node,omitempty"`
-		Level string `json:"level"`
-		Msg   string `json:"msg"`
-		T     int64  `json:"t"`
-	}
 	statusEvent struct {
 		Type string  `json:"type"` // "status"
 		Run  RunInfo `json:"run"`
@@ -46,8 +38,18 @@ type (
 	}
 )
 
-func logEventOf(run string, e engine.LogEntry) logEvent {
-	return logEvent{Type: "log", Run: run, Node: e.Node, Level: e.Level, Msg: e.Msg, T: e.Time.UnixMilli()}
+// LogLine is one line of a run's log: the WebSocket's "log" message, and what Logs returns.
+type LogLine struct {
+	Type  string `json:"type"` // "log"
+	Run   string `json:"run"`
+	Node  string `json:"node,omitempty"`
+	Level string `json:"level"` // debug, info, warn, error
+	Msg   string `json:"msg"`
+	T     int64  `json:"t"` // unix ms
+}
+
+func logEventOf(run string, e engine.LogEntry) LogLine {
+	return LogLine{Type: "log", Run: run, Node: e.Node, Level: e.Level, Msg: e.Msg, T: e.Time.UnixMilli()}
 }
 
 // encode marshals an event once for every client that gets it.

@@ -417,8 +417,11 @@ func TestRunFinishesAndRecords(t *testing.T) {
 	if err := conn.ReadJSON(&e); err != nil || e.Type != "status" {
 		t.Fatalf("subscribe to a finished run: %+v %v", e, err)
 	}
-	var logs []engine.LogEntry
+	var logs []LogLine
 	s.must(t, "GET", "/api/runs/"+run.ID+"/logs", nil, &logs)
+	if code := s.do(t, "GET", "/api/runs/nosuchrun/logs", nil, nil); code != 404 {
+		t.Errorf("logs of a missing run: %d", code)
+	}
 }
 
 func TestWebSocketOriginChecked(t *testing.T) {
@@ -575,5 +578,100 @@ func TestFrontendFallbackPage(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "make frontend") {
 		t.Errorf("no-frontend page: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestRunLogs(t *testing.T) {
+	s := newStudio(t)
+	doc := `{"version":1,"id":"","name":"logs","nodes":[
+	 {"id":"gen","type":"source.generator","config":{"count":30,"rate":0,"batch_size":10}},
+	 {"id":"log","type":"sink.log","config":{"max_rows_per_s":1000}}],
+	 "edges":[{"from":{"node":"gen","port":"out"},"to":{"node":"log","port":"in"}}]}`
+	var run RunInfo
+	s.must(t, "POST", "/api/runs", map[string]any{"document": json.RawMessage(doc)}, &run)
+	deadline := time.Now().Add(20 * time.Second)
+	for run.Status == "running" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		s.must(t, "GET", "/api/runs/"+run.ID, nil, &run)
+	}
+	var logs []LogLine
+	s.must(t, "GET", "/api/runs/"+run.ID+"/logs", nil, &logs)
+	if run.Status != "finished" || len(logs) == 0 || logs[0].Node != "log" || logs[0].Run != run.ID || logs[0].T == 0 {
+		t.Fatalf("run %+v, logs %+v", run, logs)
+	}
+	// A subscriber gets the kept log lines after the status.
+	conn, _, err := s.ws(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.WriteJSON(map[string]string{"type": "subscribe", "run": run.ID})
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n := 0
+	for n < len(logs) {
+		var e event
+		if err := conn.ReadJSON(&e); err != nil {
+			t.Fatalf("after %d log events: %v", n, err)
+		}
+		if e.Type == "log" {
+			n++
+		}
+	}
+}
+
+// TestWindowEvents drives the desktop window's bound methods (Subscribe, Tap) with a fake
+// emitter: the same events as the WebSocket, without a window.
+func TestWindowEvents(t *testing.T) {
+	s := newStudio(t)
+	if err := s.svc.Subscribe("x"); err == nil {
+		t.Fatal("Subscribe without a window succeeded")
+	}
+	events := make(chan json.RawMessage, 1024)
+	done := make(chan struct{})
+	defer close(done)
+	s.svc.attachWindow(func(b json.RawMessage) {
+		select {
+		case events <- b:
+		default:
+		}
+	}, done)
+	run, err := s.svc.StartRun(json.RawMessage(pipelineDoc), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.svc.Subscribe(run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.svc.Tap(run.ID, "gen", "out"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.svc.Tap(run.ID, "nope", "out"); err == nil {
+		t.Error("tap of a missing node succeeded")
+	}
+	seen := map[string]int{}
+	timeout := time.After(20 * time.Second)
+	for seen["metrics"] < 2 || seen["rows"] < 2 {
+		select {
+		case b := <-events:
+			var e event
+			if err := json.Unmarshal(b, &e); err != nil {
+				t.Fatal(err)
+			}
+			seen[e.Type]++
+		case <-timeout:
+			t.Fatalf("window events after 20 s: %v", seen)
+		}
+	}
+	if err := s.svc.Untap(run.ID, "gen", "out"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.svc.StopRun(run.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Errors reach the window as the HTTP error body (what the frontend's Wails backend parses).
+	_, err = s.svc.StartRun(json.RawMessage(`{"version":1,"nodes":[{"id":"a","type":"x"}],"edges":[]}`), "")
+	var body errorBody
+	if err == nil || json.Unmarshal([]byte(FormatError(err).(string)), &body) != nil || len(body.Problems) != 1 || body.Problems[0].Node != "a" {
+		t.Errorf("formatted error %v → %+v", err, body)
 	}
 }

@@ -229,15 +229,20 @@ func (rs *runState) logLines() []engine.LogEntry {
 
 // Logs returns the run's latest log lines (up to 1000), oldest first. Logs are kept in memory
 // for the running runs and the last few finished ones.
-func (s *Service) Logs(id string) ([]engine.LogEntry, error) {
+func (s *Service) Logs(id string) ([]LogLine, error) {
 	rs, ok := s.runState(id)
 	if !ok {
 		if _, err := s.store.GetRun(s.ctx, id); err != nil {
 			return nil, err
 		}
-		return []engine.LogEntry{}, nil
+		return []LogLine{}, nil
 	}
-	return rs.logLines(), nil
+	entries := rs.logLines()
+	out := make([]LogLine, len(entries))
+	for i, e := range entries {
+		out[i] = logEventOf(id, e)
+	}
+	return out, nil
 }
 
 func (s *Service) runState(id string) (*runState, bool) {

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atoll-studio/atoll/examples"
+)
+
+// buildAtoll builds the plain studio binary into a temporary directory.
+func buildAtoll(t *testing.T, tags ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "atoll")
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(t.Context(), "go", append(args, ".")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestIntegrationCLI builds `atoll` and runs it on the example graphs: validate, a headless run
+// with --timeout, and serve on a free loopback port.
+func TestIntegrationCLI(t *testing.T) {
+	bin := buildAtoll(t)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, examples.FS); err != nil {
+		t.Fatal(err)
+	}
+	atoll := func(args ...string) (string, string, int) {
+		cmd := exec.CommandContext(t.Context(), bin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "ATOLL_DB="+filepath.Join(dir, "atoll.db"))
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), code
+	}
+
+	if out, _, code := atoll("version"); code != 0 || !strings.HasPrefix(out, "atoll ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+	if out, errs, code := atoll("validate", "graphs/sine_to_log.json"); code != 0 || out != "" {
+		t.Errorf("validate of a good graph: exit %d, %q %q", code, out, errs)
+	}
+
+	// A graph with problems: one per line, located, exit 1.
+	bad := `{"version":1,"id":"b","name":"bad","nodes":[
+	  {"id":"gen","type":"source.generator","config":{"count":"many"}},
+	  {"id":"m","type":"transform.map","config":{"set":{"x":"n +"}}}],"edges":[]}`
+	os.WriteFile(filepath.Join(dir, "bad.json"), []byte(bad), 0o644)
+	out, _, code := atoll("validate", "bad.json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 1 || len(lines) != 2 || !strings.HasPrefix(lines[0], `node "gen"`) || !strings.HasPrefix(lines[1], `node "m" port "in": `) {
+		t.Errorf("validate of a bad graph: exit %d:\n%s", code, out)
+	}
+	if _, errs, code := atoll("run", "bad.json"); code == 0 || !strings.Contains(errs, `node "m"`) {
+		t.Errorf("run of a bad graph: exit %d: %s", code, errs)
+	}
+	if _, errs, code := atoll("validate", "missing.json"); code != 1 || !strings.Contains(errs, "missing.json") {
+		t.Errorf("validate of a missing file: exit %d: %s", code, errs)
+	}
+
+	// A headless run of an example graph: relative paths resolve against the graph's directory.
+	out, errs, code := atoll("run", "--timeout", "60s", "--quiet", "graphs/generator_to_file.json")
+	if code != 0 || !strings.Contains(out, "finished") || !strings.Contains(out, "rows in") {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "graphs", "out", "generator_filtered.jsonl")); err != nil {
+		t.Errorf("the example's output file: %v\n%s", err, out)
+	}
+	// An endless source ends with --timeout, drained: exit 0, "stopped".
+	os.WriteFile(filepath.Join(dir, "endless.json"), []byte(endlessGraph), 0o644)
+	out, errs, code = atoll("run", "--timeout", "1s", "endless.json")
+	if code != 0 || !strings.Contains(out, "stopped (timeout 1s)") || !strings.Contains(out, "preview preview:") {
+		t.Errorf("run --timeout: exit %d\n%s\n%s", code, out, errs)
+	}
+
+	// serve on a free port: the line the e2e tests parse, the API, a clean stop on SIGTERM.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "serve.db"))
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var url string
+	for url == "" && sc.Scan() {
+		url, _ = strings.CutPrefix(sc.Text(), "atoll: serving ")
+	}
+	go io.Copy(io.Discard, stdout)
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.HasSuffix(url, "/") {
+		t.Fatalf("serve printed %q", url)
+	}
+	resp, err := http.Get(url + "api/graphs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var graphs []struct{ Name string }
+	json.NewDecoder(resp.Body).Decode(&graphs)
+	resp.Body.Close()
+	gs, _ := examples.Graphs()
+	if len(graphs) != len(gs) {
+		t.Errorf("serve seeded %d graphs, want the %d examples: %+v", len(graphs), len(gs), graphs)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve after SIGTERM: %v", err)
+	}
+}
+
+const endlessGraph = `{"version":1,"id":"","name":"endless","nodes":[
+ {"id":"gen","type":"source.generator","config":{"count": 0,"rate":100}},
+ {"id":"preview","type":"sink.preview"}],
+ "edges":[{"from":{"node":"gen","port":"out"},"to":{"node":"preview","port":"in"}}]}`
