@@ -60,7 +60,9 @@ type Validator interface {
 type Output interface {
 	Emit(port string, b *rows.Batch) error
 	// EmitAcked is Emit for sources that can acknowledge: ack is called once every row of b
-	// (and everything derived from it) has been handled by every sink, or sent to errors.
+	// (and everything derived from it) has been handled by every sink, or sent to errors. It is
+	// called exactly once, from an engine goroutine, and must not block; it is never called for
+	// a batch abandoned by Cancel (see RATIONALE.md for nodes that buffer across batches).
 	EmitAcked(port string, b *rows.Batch, ack func()) error
 	// Reject sends one row to the errors port with the reason; the rest of the batch goes on.
 	Reject(row rows.Row, reason error)

@@ -24,7 +24,7 @@ type Options struct {
 	Headless bool
 	// QueueLen is the capacity, in batches, of each node's input queue (default 4).
 	QueueLen int
-	// Log receives node logs; nil discards them.
+	// Log receives node logs, from the nodes' goroutines at once; nil discards them.
 	Log func(LogEntry)
 }
 
