@@ -47,5 +47,5 @@ bench-wasinn: classifier-wasm
 			if (u == "guest-ms/frame") printf "| wasi-nn | YAMNet 0.975 s frame, Wasm classifier guest via wasi-nn | %s | ms/frame | median, 1 core; one-row batch, top 5 rows out |\n", $$i; \
 			if (u == "glue-us/frame") printf "| wasi-nn | guest glue per frame (call minus host compute) | %s | us/frame | codec, copies, host calls, guest code; median |\n", $$i; \
 			if (u == "overhead-%") printf "| wasi-nn | guest overhead vs direct interpreter call | %s | %% | glue / direct median; target <= 5 %% |\n", $$i; \
-			if (u == "wall-diff-%") printf "| wasi-nn | guest vs direct, wall-clock medians | %s | %% | alternating blocks; noisy on a loaded machine |\n", $$i; \
+			if (u == "wall-diff-%") printf "| wasi-nn | guest vs direct, wall clock | %s | %% | median over adjacent 8-frame blocks; noisy on a loaded machine |\n", $$i; \
 		} }'
