@@ -13,18 +13,25 @@ import (
 	"embed"
 	"io/fs"
 	"path"
+	"sort"
 	"strings"
 )
 
-//go:embed graphs/*.json data/*.csv
+// A new subdirectory of graphs/ needs its own pattern here (a recursive pattern would also
+// embed what the examples write into out/).
+//
+//go:embed graphs/*.json graphs/wasinn/*.json data/*.csv
 var files embed.FS
 
-// FS holds graphs/*.json and data/*.csv.
+// FS holds graphs/*.json, graphs/wasinn/*.json and data/*.csv. Graphs in graphs/wasinn read the
+// shared test data (models, recordings) as ../../../../shared/testdata: they run from a checkout
+// that has it beside the repository.
 var FS fs.FS = files
 
 // Graph is one example graph document.
 type Graph struct {
-	// Name is the file name without ".json", e.g. "generator_to_file".
+	// Name is the path under graphs/ without ".json", e.g. "generator_to_file" or
+	// "wasinn/birds_yamnet".
 	Name string
 	// Path is the file's path inside FS, e.g. "graphs/generator_to_file.json".
 	Path string
@@ -34,17 +41,19 @@ type Graph struct {
 
 // Graphs returns every example graph, sorted by name.
 func Graphs() ([]Graph, error) {
-	paths, err := fs.Glob(files, "graphs/*.json")
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Graph, 0, len(paths))
-	for _, p := range paths { // fs.Glob returns sorted paths
+	var out []Graph
+	err := fs.WalkDir(files, "graphs", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Ext(p) != ".json" {
+			return err
+		}
 		data, err := fs.ReadFile(files, p)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, Graph{Name: strings.TrimSuffix(path.Base(p), ".json"), Path: p, Data: data})
-	}
-	return out, nil
+		name := strings.TrimSuffix(strings.TrimPrefix(p, "graphs/"), ".json")
+		out = append(out, Graph{Name: name, Path: p, Data: data})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
 }

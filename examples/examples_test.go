@@ -17,6 +17,7 @@ import (
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/engine/rows"
 	"github.com/atoll-studio/atoll/examples"
+	"github.com/atoll-studio/atoll/internal/testdata"
 	"github.com/atoll-studio/atoll/nodes"
 	_ "github.com/atoll-studio/atoll/nodes/all"
 	"github.com/atoll-studio/atoll/nodes/core"
@@ -79,12 +80,8 @@ func (d fileAssets) Asset(ref string) ([]byte, error) {
 // there; it returns the graphs directory, where outputs land.
 func runExample(t *testing.T, g examples.Graph) (string, []engine.LogEntry) {
 	t.Helper()
-	root := t.TempDir()
-	if err := os.CopyFS(root, examples.FS); err != nil {
-		t.Fatal(err)
-	}
-	linkFunctions(t, root)
-	dir := filepath.Join(root, "graphs")
+	root := copyExamples(t, g)
+	dir := filepath.Dir(filepath.Join(root, g.Path))
 	doc, err := graph.ReadFile(filepath.Join(root, g.Path))
 	if err != nil {
 		t.Fatal(err)
@@ -124,17 +121,37 @@ func runExample(t *testing.T, g examples.Graph) (string, []engine.LogEntry) {
 	return dir, logs
 }
 
-// linkFunctions makes the example functions (sources and the modules `make wasm-examples`
-// builds, which are not embedded) reachable from a copy of the examples as ../functions.
-func linkFunctions(t *testing.T, root string) {
+// copyExamples copies the examples into a temporary directory laid out like the checkout
+// (<tmp>/main/examples beside <tmp>/shared/testdata) and returns the copy's examples directory.
+// The example functions (the modules `make wasm-examples` builds are not embedded) and the shared
+// test data are linked, so every relative path of a graph resolves as it does in the checkout.
+func copyExamples(t *testing.T, g examples.Graph) string {
 	t.Helper()
-	src, err := filepath.Abs("functions")
+	ws := t.TempDir()
+	root := filepath.Join(ws, "main", "examples")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(root, examples.FS); err != nil {
+		t.Fatal(err)
+	}
+	functions, err := filepath.Abs("functions")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(src, filepath.Join(root, "functions")); err != nil {
+	if err := os.Symlink(functions, filepath.Join(root, "functions")); err != nil {
 		t.Fatal(err)
 	}
+	if bytes.Contains(g.Data, []byte("shared/testdata/")) {
+		shared := testdata.Path(t, ".") // fails the test, naming the path, when it is missing
+		if err := os.MkdirAll(filepath.Join(ws, "shared"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(shared, filepath.Join(ws, "shared", "testdata")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
 }
 
 func TestGraphsRunHeadless(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/atoll-studio/atoll/examples"
+	"github.com/atoll-studio/atoll/internal/testdata"
 )
 
 // repoRoot returns the module root (this package is cmd/atoll-runner).
@@ -54,8 +55,8 @@ func outputs(t *testing.T, dir string) map[string][]byte {
 // TestIntegrationBinariesAgree builds the studio binary (`atoll`, main package at the repository
 // root) and the runner, runs every example graph that writes files with `atoll run` and
 // `atoll-runner run`, each in its own copy of the examples, and compares the files they write
-// byte for byte. Both run from the directory above graphs/, so the graphs' relative paths must
-// resolve against the graph file's directory, not the working directory.
+// byte for byte. Both run from the examples directory, not the graph's, so the graphs' relative
+// paths must resolve against the graph file's directory, not the working directory.
 func TestIntegrationBinariesAgree(t *testing.T) {
 	root := repoRoot(t)
 	if _, err := os.Stat(filepath.Join(root, "main.go")); err != nil {
@@ -78,15 +79,8 @@ func TestIntegrationBinariesAgree(t *testing.T) {
 		t.Run(g.Name, func(t *testing.T) {
 			got := map[string]map[string][]byte{}
 			for _, b := range []struct{ name, path string }{{"atoll", atoll}, {"atoll-runner", runner}} {
-				dir := t.TempDir()
-				if err := os.CopyFS(dir, examples.FS); err != nil {
-					t.Fatal(err)
-				}
-				// The example modules are built, not embedded: reach them as ../functions.
-				if err := os.Symlink(filepath.Join(root, "examples", "functions"), filepath.Join(dir, "functions")); err != nil {
-					t.Fatal(err)
-				}
-				cmd := exec.CommandContext(t.Context(), b.path, "run", "--timeout", "60s", filepath.Join("graphs", g.Name+".json"))
+				dir := copyExamples(t, root, g)
+				cmd := exec.CommandContext(t.Context(), b.path, "run", "--timeout", "120s", filepath.FromSlash(g.Path))
 				cmd.Dir = dir
 				var stderr bytes.Buffer
 				cmd.Stderr = &stderr
@@ -95,26 +89,26 @@ func TestIntegrationBinariesAgree(t *testing.T) {
 					t.Fatalf("%s run %s: %v\n%s", b.name, g.Path, err, stderr.String())
 				}
 				t.Logf("%s run %s: %v", b.name, g.Name, time.Since(start).Round(time.Millisecond))
-				got[b.name] = outputs(t, filepath.Join(dir, "graphs", "out"))
+				got[b.name] = outputs(t, filepath.Join(dir, filepath.Dir(filepath.FromSlash(g.Path)), "out"))
 				if stray := outputs(t, filepath.Join(dir, "out")); len(stray) > 0 {
 					t.Errorf("%s wrote %s relative to the working directory: relative paths must resolve against the graph file's directory (pass core.BaseDirService to engine.Build)", b.name, strings.Join(keys(stray), ", "))
 				}
 			}
 			a, r := got["atoll"], got["atoll-runner"]
 			if len(r) == 0 {
-				t.Fatalf("atoll-runner wrote no output under graphs/out")
+				t.Fatalf("atoll-runner wrote no output under out/ beside %s", g.Path)
 			}
 			for _, name := range keys(r) {
 				switch want, ok := a[name]; {
 				case !ok:
-					t.Errorf("atoll wrote no graphs/out/%s (atoll-runner did)", name)
+					t.Errorf("atoll wrote no out/%s (atoll-runner did)", name)
 				case !bytes.Equal(want, r[name]):
-					t.Errorf("graphs/out/%s differs:\natoll:\n%s\natoll-runner:\n%s", name, want, r[name])
+					t.Errorf("out/%s differs:\natoll:\n%s\natoll-runner:\n%s", name, want, r[name])
 				}
 			}
 			for _, name := range keys(a) {
 				if _, ok := r[name]; !ok {
-					t.Errorf("atoll wrote graphs/out/%s, atoll-runner did not", name)
+					t.Errorf("atoll wrote out/%s, atoll-runner did not", name)
 				}
 			}
 		})
@@ -123,6 +117,33 @@ func TestIntegrationBinariesAgree(t *testing.T) {
 	if compared < 2 {
 		t.Fatalf("only %d example graphs write files; want at least 2", compared)
 	}
+}
+
+// copyExamples copies the examples into a temporary directory laid out like the checkout
+// (<tmp>/main/examples beside <tmp>/shared/testdata), links the built example functions and, for
+// graphs that read it, the shared test data, and returns the copy's examples directory.
+func copyExamples(t *testing.T, repo string, g examples.Graph) string {
+	t.Helper()
+	ws := t.TempDir()
+	dir := filepath.Join(ws, "main", "examples")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dir, examples.FS); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(repo, "examples", "functions"), filepath.Join(dir, "functions")); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(g.Data, []byte("shared/testdata/")) {
+		if err := os.MkdirAll(filepath.Join(ws, "shared"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(testdata.Path(t, "."), filepath.Join(ws, "shared", "testdata")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 func keys(m map[string][]byte) []string {
