@@ -93,12 +93,33 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func catalog() *engine.Catalog { return nodes.New() }
 
+// openService opens the studio on db. The example graphs are seeded into a fresh database, and
+// the examples (graphs and data) are copied once into workspace/ beside the database: relative
+// paths in the studio's graphs resolve against workspace/graphs, so the seeded examples run as
+// they are and write their output under workspace/graphs/out.
 func openService(db string) (*app.Service, error) {
+	if db == "" {
+		var err error
+		if db, err = storage.DefaultPath(); err != nil {
+			return nil, err
+		}
+	}
 	graphs, err := fs.Sub(examples.FS, "graphs")
 	if err != nil {
 		return nil, err
 	}
-	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, ReadyFile: os.Getenv("ATOLL_READY_FILE")})
+	ws := filepath.Join(filepath.Dir(db), "workspace")
+	if _, err := os.Stat(ws); os.IsNotExist(err) {
+		if err := os.MkdirAll(filepath.Dir(db), 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.CopyFS(ws, examples.FS); err != nil {
+			return nil, fmt.Errorf("copy the examples to %s: %w", ws, err)
+		}
+	}
+	base := filepath.Join(ws, "graphs")
+	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base,
+		Services: map[string]any{core.BaseDirService: base}, ReadyFile: os.Getenv("ATOLL_READY_FILE")})
 }
 
 func dbFlag(fs *flag.FlagSet) *string {

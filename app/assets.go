@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/atoll-studio/atoll/storage"
 )
@@ -42,6 +43,14 @@ func (s *Service) openAsset(sha string) (storage.AssetInfo, io.ReadCloser, error
 type assetResolver struct {
 	store *storage.Store
 	ctx   context.Context
+	dir   string // relative paths resolve against it, when set
+}
+
+func (a *assetResolver) path(ref string) string {
+	if a.dir != "" && !filepath.IsAbs(ref) {
+		return filepath.Join(a.dir, ref)
+	}
+	return ref
 }
 
 // Asset returns the bytes of ref.
@@ -60,7 +69,7 @@ func (a *assetResolver) Asset(ref string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	data, err := os.ReadFile(ref)
+	data, err := os.ReadFile(a.path(ref))
 	if err != nil {
 		if isSHA256(ref) {
 			return nil, fmt.Errorf("asset %s is not in the asset store: %w", ref, ErrNotFound)
@@ -82,10 +91,11 @@ func (a *assetResolver) Path(ref string) (string, error) {
 			return "", err
 		}
 	}
-	if _, err := os.Stat(ref); err != nil {
+	p := a.path(ref)
+	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("asset %q: %w", ref, err)
 	}
-	return ref, nil
+	return p, nil
 }
 
 func isSHA256(s string) bool {

@@ -67,23 +67,26 @@ type exampleDoc struct {
 	data []byte
 }
 
-// exampleDocs reads *.json at the root of fsys (sorted by name); the built-in demo when fsys is
-// nil or holds none.
+// exampleDocs reads every *.json in fsys, subdirectories included, sorted by path; the
+// built-in demo when fsys is nil or holds none.
 func exampleDocs(fsys fs.FS) ([]exampleDoc, error) {
 	var out []exampleDoc
 	if fsys != nil {
-		names, err := fs.Glob(fsys, "*.json")
+		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || path.Ext(p) != ".json" {
+				return err
+			}
+			b, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return fmt.Errorf("example %s: %w", p, err)
+			}
+			out = append(out, exampleDoc{name: p, data: b})
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		sort.Strings(names)
-		for _, n := range names {
-			b, err := fs.ReadFile(fsys, n)
-			if err != nil {
-				return nil, fmt.Errorf("example %s: %w", n, err)
-			}
-			out = append(out, exampleDoc{name: path.Base(n), data: b})
-		}
+		sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	}
 	if len(out) == 0 {
 		out = append(out, exampleDoc{name: "demo", data: []byte(demoGraph)})

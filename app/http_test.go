@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -673,5 +674,38 @@ func TestWindowEvents(t *testing.T) {
 	var body errorBody
 	if err == nil || json.Unmarshal([]byte(FormatError(err).(string)), &body) != nil || len(body.Problems) != 1 || body.Problems[0].Node != "a" {
 		t.Errorf("formatted error %v → %+v", err, body)
+	}
+}
+
+func TestSeedExamples(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "atoll.db")
+	ex := fstest.MapFS{
+		"a.json":     {Data: []byte(strings.Replace(pipelineDoc, `"name":"pipeline"`, `"name":"first"`, 1))},
+		"sub/b.json": {Data: []byte(strings.Replace(pipelineDoc, `"name":"pipeline"`, `"name":"second"`, 1))},
+		"README.md":  {Data: []byte("not a graph")},
+	}
+	open := func() *Service {
+		svc, err := Open(Options{DB: db, Catalog: nodes.New(), Examples: ex})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	svc := open()
+	gs, _ := svc.ListGraphs()
+	if len(gs) != 2 {
+		t.Fatalf("seeded %+v", gs)
+	}
+	// Deleted examples stay deleted: seeding happens once.
+	for _, g := range gs {
+		if err := svc.DeleteGraph(g.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc.Close()
+	svc = open()
+	defer svc.Close()
+	if gs, _ := svc.ListGraphs(); len(gs) != 0 {
+		t.Fatalf("reseeded %+v", gs)
 	}
 }

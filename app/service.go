@@ -24,16 +24,20 @@ type Options struct {
 	DB string
 	// Catalog is the node catalog (required).
 	Catalog *engine.Catalog
-	// Examples holds example graphs (*.json at its root) seeded into a fresh database; nil seeds
-	// the built-in demo.
+	// Examples holds example graphs (every *.json, subdirectories included) seeded into a fresh
+	// database; nil seeds the built-in demo.
 	Examples fs.FS
 	// DrainTimeout bounds a stop's graceful drain before the run is cancelled (default 5 s).
 	DrainTimeout time.Duration
 	// ReadyFile, when set, is written when the frontend reports it has rendered (Ready); the
 	// desktop test waits for it.
 	ReadyFile string
-	// Services are passed to every run's nodes (the Wasm runtime, say).
+	// Services are passed to every run's nodes (the Wasm runtime, the base directory of
+	// relative paths, say).
 	Services map[string]any
+	// BaseDir is the directory relative asset paths resolve against (else the working
+	// directory).
+	BaseDir string
 }
 
 // Service is the studio: catalog, graphs and their history, validation, runs with live metrics,
@@ -77,7 +81,7 @@ func Open(opts Options) (*Service, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{store: st, catalog: opts.Catalog, opts: opts, ctx: ctx, cancel: cancel, runs: map[string]*runState{}}
-	s.assets = &assetResolver{store: st, ctx: ctx}
+	s.assets = &assetResolver{store: st, ctx: ctx, dir: opts.BaseDir}
 	if err := s.recoverRuns(); err != nil {
 		s.Close()
 		return nil, err
