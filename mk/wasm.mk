@@ -52,6 +52,6 @@ $(WASM_OUT)/rust-moment.wasm: $(WASM_EX)/rust/moment/moment.rs | $(WASM_OUT)
 test-wasm: wasm-examples
 	$(GO) test -count=1 -race ./engine/wasmhost/... ./nodes/function/...
 
-# Medians of 5 runs on one core; see engine/wasmhost/RATIONALE.md.
+# Medians of 7 runs of CPU time on one core; see engine/wasmhost/RATIONALE.md.
 bench-wasm: wasm-examples
 	@GOMAXPROCS=1 $(GO) run ./engine/wasmhost/cmd/wasmbench

@@ -1,8 +1,8 @@
 // Command wasmbench prints the Wasm function benchmarks as rows of the `make bench` table:
 // the moment function natively and in the Go, C and Rust guests (metered and not) at batch
 // sizes 1, 64 and 1024, the call overhead of an empty batch, module start from the compilation
-// cache, and memory per instance. Each figure is the median of -runs runs. Run it from the
-// repository root after `make wasm-examples`, with GOMAXPROCS=1 for one core.
+// cache, and memory per instance. Each figure is the median of -runs runs, in CPU time (see
+// median). Run it from the repository root after `make wasm-examples`, with GOMAXPROCS=1.
 package main
 
 import (
@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"testing"
+	"syscall"
 	"time"
 
 	"github.com/atoll-studio/atoll/engine/rows"
@@ -22,7 +22,7 @@ import (
 )
 
 var (
-	runs      = flag.Int("runs", 5, "runs per figure (the median is printed)")
+	runs      = flag.Int("runs", 7, "runs per figure (the median is printed)")
 	benchtime = flag.Duration("benchtime", 300*time.Millisecond, "time per run")
 	dir       = flag.String("dir", "examples/functions/build", "directory of the built example modules")
 )
@@ -30,11 +30,7 @@ var (
 var guests = []string{"go-moment", "c-moment", "rust-moment"}
 
 func main() {
-	testing.Init()
 	flag.Parse()
-	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
-		fail(err)
-	}
 	ctx := context.Background()
 	cacheDir, err := os.MkdirTemp("", "atoll-wasmbench-")
 	if err != nil {
@@ -61,8 +57,8 @@ func main() {
 
 	for _, size := range bench.BatchSizes {
 		in := bench.MomentBatch(size)
-		native := median(func(b *testing.B) {
-			for b.Loop() {
+		native := median(func(n int) {
+			for range n {
 				bench.NativeMoment(in)
 			}
 		})
@@ -71,10 +67,10 @@ func main() {
 			var metered float64
 			for _, m := range []bool{true, false} {
 				f := function(ctx, rt, wasm[g], wasmhost.Limits{NoMetering: !m})
-				ns := median(func(b *testing.B) {
-					for b.Loop() {
+				ns := median(func(n int) {
+					for range n {
 						if _, err := f.Process(ctx, in); err != nil {
-							b.Fatal(err)
+							fail(err)
 						}
 					}
 				})
@@ -94,10 +90,10 @@ func main() {
 	empty := &rows.Batch{}
 	for _, g := range guests {
 		f := function(ctx, rt, wasm[g], wasmhost.Limits{})
-		ns := median(func(b *testing.B) {
-			for b.Loop() {
+		ns := median(func(n int) {
+			for range n {
 				if _, err := f.Process(ctx, empty); err != nil {
-					b.Fatal(err)
+					fail(err)
 				}
 			}
 		})
@@ -106,19 +102,19 @@ func main() {
 	}
 
 	for _, g := range guests {
-		ns := median(func(b *testing.B) {
-			for b.Loop() {
+		ns := median(func(n int) {
+			for range n {
 				r, err := wasmhost.NewRuntime(ctx, wasmhost.Config{CacheDir: cacheDir, FuelPerMS: rt.FuelPerMS()})
 				if err != nil {
-					b.Fatal(err)
+					fail(err)
 				}
 				m, err := r.Load(ctx, wasm[g], wasmhost.Limits{})
 				if err != nil {
-					b.Fatal(err)
+					fail(err)
 				}
 				f, err := m.NewFunction(wasmhost.FunctionConfig{})
 				if err != nil {
-					b.Fatal(err)
+					fail(err)
 				}
 				f.Close()
 				r.Close(ctx)
@@ -171,18 +167,38 @@ func function(ctx context.Context, rt *wasmhost.Runtime, wasm []byte, lim wasmho
 	return f
 }
 
-// median returns the median ns/op over the runs.
-func median(fn func(b *testing.B)) float64 {
-	var ns []float64
-	for k := 0; k < *runs; k++ {
-		r := testing.Benchmark(fn)
-		if r.N == 0 {
-			fail(fmt.Errorf("benchmark failed"))
+// median runs fn in runs of about -benchtime of CPU time each and returns the median CPU time
+// per op. CPU time (this process's user + system time) rather than wall time: on a machine
+// shared with other builds a process may get a fraction of a core, which inflates wall-clock
+// figures several times over and differently from run to run; CPU time counts what this code
+// did. With GOMAXPROCS=1 that includes the host's garbage collector.
+func median(fn func(n int)) float64 {
+	fn(1) // warm up
+	n := 1
+	for {
+		c0 := cpuTime()
+		fn(n)
+		if el := cpuTime() - c0; el >= *benchtime/2 || n >= 1<<30 {
+			break
 		}
-		ns = append(ns, float64(r.T.Nanoseconds())/float64(r.N))
+		n *= 2
+	}
+	ns := make([]float64, *runs)
+	for k := range ns {
+		c0 := cpuTime()
+		fn(n)
+		ns[k] = float64(cpuTime()-c0) / float64(n)
 	}
 	sort.Float64s(ns)
 	return ns[len(ns)/2]
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		fail(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func rate(rowsPerOp int, nsPerOp float64) string {
