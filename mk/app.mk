@@ -11,8 +11,9 @@ APP_LDFLAGS      := -X main.version=$(APP_VERSION)
 APP_DESKTOP_TAGS := desktop,production,webkit2_41
 
 TESTS += test-desktop
+BENCHES += bench-app
 
-.PHONY: app-web bin/atoll bin/atoll-desktop test-desktop wails-cli
+.PHONY: app-web bin/atoll bin/atoll-desktop test-desktop wails-cli bench-app
 
 # The frontend is copied when built; without it the studio serves a page saying to run
 # `make frontend`.
@@ -35,3 +36,9 @@ test-desktop: bin/atoll-desktop
 # The pinned Wails CLI (`wails doctor`, `wails dev`); the builds above do not need it.
 wails-cli:
 	$(GO) install github.com/wailsapp/wails/v2/cmd/wails@v2.16.0
+
+# A 1M-row generator → map → discard graph run through the studio service, without and with a
+# client subscribed and tapping the map (median of 3 runs each): the tap must not slow the
+# pipeline; the client gets the engine's throttled samples.
+bench-app:
+	@$(GO) test ./app/ -run '^$$' -bench 'StudioRun' -benchtime 1x -count 3 | awk -f mk/app-bench.awk
