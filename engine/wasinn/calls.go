@@ -18,7 +18,8 @@ const maxRank = 16
 
 // instanceState holds one guest instance's graphs and execution contexts. Handles are
 // sequential from 0 per table and never reused, so a stale handle is an error, not a different
-// object. Only the instance's goroutine uses it.
+// object. Only the instance's goroutine uses it; changes to the tables hold Env.mu so that Stats
+// may count them meanwhile. free runs under Env.mu once the instance is closed (or the Env is).
 type instanceState struct {
 	env      *Env
 	graphs   map[uint32]*graphEntry
@@ -80,7 +81,9 @@ func (s *instanceState) addGraph(mod api.Module, g *graphEntry, out uint32) Errn
 	g.ins = g.model.Inputs()
 	h := s.nextG
 	s.nextG++
+	s.env.mu.Lock() // Stats may read the tables from another goroutine
 	s.graphs[h] = g
+	s.env.mu.Unlock()
 	writeU32(mod, out, h) // checked by the caller
 	return Success
 }
@@ -205,7 +208,9 @@ func (s *instanceState) initExecutionContext(mod api.Module, p []uint64) Errno {
 	}
 	h := s.nextC
 	s.nextC++
+	s.env.mu.Lock()
 	s.contexts[h] = &execContext{g: g, it: it}
+	s.env.mu.Unlock()
 	writeU32(mod, out, h)
 	return Success
 }
@@ -372,7 +377,9 @@ func (s *instanceState) unload(mod api.Module, p []uint64) Errno {
 	if s.graphs[h] == nil {
 		return s.fail(InvalidArgument, fmt.Sprintf("unknown graph %d", h))
 	}
+	s.env.mu.Lock()
 	delete(s.graphs, h)
+	s.env.mu.Unlock()
 	return Success
 }
 
@@ -384,6 +391,8 @@ func (s *instanceState) finalizeExecutionContext(mod api.Module, p []uint64) Err
 		return errno
 	}
 	c.it.Close()
+	s.env.mu.Lock()
 	delete(s.contexts, h)
+	s.env.mu.Unlock()
 	return Success
 }

@@ -103,7 +103,8 @@ func NewEnv(opts Options) (*Env, error) {
 // Model returns a registered model (nil when unknown).
 func (e *Env) Model(name string) *tflite.Model { return e.models[name] }
 
-// Close frees the graphs and contexts of every instance. Calls after Close answer busy.
+// Close frees the graphs and contexts of every instance; call it once no guest call is running
+// (the node closes its instances first). Later loads answer busy.
 func (e *Env) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
