@@ -11,8 +11,9 @@ import {
   type IsValidConnection,
   type Node,
   type OnConnectEnd,
+  type ReactFlowInstance,
 } from '@xyflow/react';
-import { useCallback, useEffect, type DragEvent } from 'react';
+import { useCallback, useEffect, useRef, type DragEvent } from 'react';
 import { checkConnection, previewEndpoint, type FlowNode } from '../store/graph';
 import { useStudio } from '../store/store';
 import { SpecNode } from './SpecNode';
@@ -53,8 +54,10 @@ function ConnectionLine({ fromX, fromY, toX, toY, fromPosition, toPosition, conn
   );
 }
 
-/** The canvas instance, for the browser benchmarks (programmatic panning). */
-function exposeFlow(inst: unknown) {
+/** The canvas instance: for the palette (double-click adds at the centre) and the browser benchmarks. */
+export let flowInstance: ReactFlowInstance<FlowNode> | null = null;
+function exposeFlow(inst: ReactFlowInstance<FlowNode>) {
+  flowInstance = inst;
   (window as unknown as { __atollFlow: unknown }).__atollFlow = inst;
 }
 
@@ -67,8 +70,8 @@ export function Canvas() {
   const onEdgesChange = useStudio((s) => s.onEdgesChange);
   const connect = useStudio((s) => s.connect);
   const { screenToFlowPosition, fitView, setViewport } = useReactFlow();
-  // Zoomed out, nodes drop their small text (CSS only: no node re-renders), which keeps large
-  // graphs smooth to pan.
+  // Zoomed out, nodes drop their small text (CSS only: no node re-renders). Zoomed in, only the
+  // nodes and edges on screen are drawn; zoomed out that costs more than it saves while panning.
   const far = useFlowStore((s) => s.transform[2] < FAR_ZOOM);
 
   // A graph opens fitted to the view; an empty one at 100 %. (xyflow defers fitView until the
@@ -123,6 +126,19 @@ export function Canvas() {
 
   const onNodeDragStart = useCallback(() => useStudio.getState().commit(), []);
 
+  // While the view moves, the viewport is its own compositor layer, so a pan moves pixels
+  // instead of repainting every node; it is dropped when the view rests, so zoomed text is
+  // re-rastered sharp.
+  const wrapper = useRef<HTMLDivElement>(null);
+  const restTimer = useRef(0);
+  const onMove = useCallback(() => {
+    const el = wrapper.current;
+    if (!el) return;
+    if (!el.classList.contains('moving')) el.classList.add('moving');
+    window.clearTimeout(restTimer.current);
+    restTimer.current = window.setTimeout(() => el.classList.remove('moving'), 200);
+  }, []);
+
   if (!graphID) {
     return (
       <div className="canvas-empty" data-testid="canvas-empty">
@@ -135,7 +151,7 @@ export function Canvas() {
   }
 
   return (
-    <div className={far ? 'canvas far' : 'canvas'} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
+    <div ref={wrapper} className={far ? 'canvas far' : 'canvas'} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
       <ReactFlow<FlowNode>
         nodes={nodes}
         edges={edges}
@@ -150,6 +166,8 @@ export function Canvas() {
         onEdgeClick={onEdgeClick}
         onNodeDragStart={onNodeDragStart}
         onInit={exposeFlow}
+        onMove={onMove}
+        onlyRenderVisibleElements={!far}
         onSelectionDragStart={onNodeDragStart}
         deleteKeyCode={null}
         selectionKeyCode="Shift"

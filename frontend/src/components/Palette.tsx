@@ -1,15 +1,13 @@
-import { useReactFlow } from '@xyflow/react';
 import { useMemo, useState } from 'react';
 import type { NodeSpec } from '../backend/types';
 import { useStudio } from '../store/store';
-import { DRAG_TYPE } from './Canvas';
+import { DRAG_TYPE, flowInstance } from './Canvas';
 
 /** The node palette, from GET /api/catalog, grouped by category. Drag onto the canvas or double-click. */
 export function Palette() {
   const catalog = useStudio((s) => s.catalog);
   const hasGraph = useStudio((s) => !!s.info);
   const [q, setQ] = useState('');
-  const flow = useReactFlow();
   const groups = useMemo(() => {
     const needle = q.trim().toLowerCase();
     const m = new Map<string, NodeSpec[]>();
@@ -24,9 +22,9 @@ export function Palette() {
 
   const addAtCenter = (id: string) => {
     const el = document.querySelector('.canvas');
-    if (!el) return;
+    if (!el || !flowInstance) return;
     const r = el.getBoundingClientRect();
-    const p = flow.screenToFlowPosition({ x: r.left + r.width / 2, y: r.top + r.height / 2 });
+    const p = flowInstance.screenToFlowPosition({ x: r.left + r.width / 2, y: r.top + r.height / 2 });
     useStudio.getState().addNode(id, { x: p.x - 80, y: p.y - 20 });
   };
 

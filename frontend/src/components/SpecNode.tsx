@@ -1,5 +1,6 @@
 import { Handle, Position, type NodeProps } from '@xyflow/react';
 import { memo } from 'react';
+import { useShallow } from 'zustand/react/shallow';
 import { inputPorts, outputPorts, type FlowNode } from '../store/graph';
 import { useStudio } from '../store/store';
 
@@ -15,10 +16,10 @@ function fmtRate(n: number): string {
 
 /** The one canvas node: ports, title and live figures all come from the node's spec and the run. */
 function SpecNodeView({ id, data, selected }: NodeProps<FlowNode>) {
-  const spec = useStudio((s) => s.specs[data.type]);
-  const m = useStudio((s) => s.metrics[id]);
-  const problems = useStudio((s) => s.problemsByNode[id]);
-  const previewed = useStudio((s) => s.preview?.node === id);
+  // One subscription per node (a 500-node graph means 500 of them).
+  const [spec, m, problems, previewed] = useStudio(
+    useShallow((s) => [s.specs[data.type], s.metrics[id], s.problemsByNode[id], s.preview?.node === id] as const),
+  );
   const ins = inputPorts(spec);
   const outs = outputPorts(spec);
   const rows = Math.max(ins.length, outs.length, 1);

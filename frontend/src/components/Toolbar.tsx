@@ -3,7 +3,7 @@ import { useStudio } from '../store/store';
 /** Run, stop, save, undo/redo and the run's status and progress. */
 export function Toolbar() {
   const info = useStudio((s) => s.info);
-  const dirty = useStudio((s) => s.info !== null && JSON.stringify(s.doc()) !== s.savedJSON);
+  const dirty = useStudio((s) => s.dirty());
   const run = useStudio((s) => s.run);
   const busy = useStudio((s) => s.busy);
   const canUndo = useStudio((s) => s.past.length > 0);

@@ -100,6 +100,13 @@ export type Studio = {
 };
 
 let toastSeq = 0;
+let dirtyMemo: { nodes: unknown; edges: unknown; info: unknown; saved: string; dirty: boolean } = {
+  nodes: null,
+  edges: null,
+  info: null,
+  saved: '',
+  dirty: false,
+};
 let runSub: Unsubscribe | null = null;
 
 function strip(nodes: FlowNode[], edges: FlowEdge[]): Snapshot {
@@ -298,7 +305,13 @@ export const useStudio = create<Studio>()((set, get) => ({
   },
 
   dirty() {
-    return get().info !== null && JSON.stringify(get().doc()) !== get().savedJSON;
+    const { info, nodes, edges, savedJSON } = get();
+    if (!info) return false;
+    // Memoised on the arrays: selectors call this on every store change.
+    if (dirtyMemo.nodes !== nodes || dirtyMemo.edges !== edges || dirtyMemo.info !== info || dirtyMemo.saved !== savedJSON) {
+      dirtyMemo = { nodes, edges, info, saved: savedJSON, dirty: JSON.stringify(get().doc()) !== savedJSON };
+    }
+    return dirtyMemo.dirty;
   },
 
   onNodesChange(changes) {
