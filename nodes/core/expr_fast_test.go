@@ -1,10 +1,13 @@
 package core
 
 import (
+	"context"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/rows"
 )
 
@@ -87,4 +90,39 @@ func BenchmarkRowExpr(b *testing.B) {
 			}
 		}
 	})
+}
+
+type nullOutput struct{}
+
+func (nullOutput) Emit(string, *rows.Batch) error              { return nil }
+func (nullOutput) EmitAcked(string, *rows.Batch, func()) error { return nil }
+func (nullOutput) Reject(rows.Row, error)                      {}
+func (nullOutput) Log(string, string)                          {}
+func (nullOutput) Gauge(string, float64)                       {}
+
+// BenchmarkMapBatch is the passthrough benchmark's three map nodes over one batch of 256 rows,
+// without the engine, the generator or the GC: ns/row of expression work.
+func BenchmarkMapBatch(b *testing.B) {
+	var maps []*mapNode
+	for _, set := range []string{`{"set":{"a":"n + 1"}}`, `{"set":{"b":"a * 2"}}`, `{"set":{"a":"b - n"}}`} {
+		n, err := mapSpec.New(engine.BuildContext{NodeID: "m"}, json.RawMessage(set))
+		if err != nil {
+			b.Fatal(err)
+		}
+		maps = append(maps, n.(*mapNode))
+	}
+	const size = 256
+	fields := make([]rows.Field, size*3)
+	batch := &rows.Batch{Rows: make([]rows.Row, size)}
+	for b.Loop() {
+		for i := range batch.Rows {
+			batch.Rows[i] = append(fields[i*3:i*3:i*3+3], rows.Field{Name: "n", Value: rows.Int(int64(i))})
+		}
+		for _, m := range maps {
+			if err := m.Process(context.Background(), "in", batch, nullOutput{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/row")
 }
