@@ -128,14 +128,25 @@ func classifier(t testing.TB, config map[string]any, threads int) (*wasmhost.Fun
 
 func startClassifier(t testing.TB, config map[string]any, threads int) (*wasmhost.Function, *wasinn.Env, error) {
 	t.Helper()
+	return startGuest(t, map[string]string{"yamnet": "models/yamnet/yamnet.tflite"}, config, threads, 1)
+}
+
+// startGuest starts the classifier guest with instances instances and the given models (name →
+// test data path) registered.
+func startGuest(t testing.TB, models map[string]string, config map[string]any, threads, instances int) (*wasmhost.Function, *wasinn.Env, error) {
+	t.Helper()
 	ctx := context.Background()
 	rt, err := wasmhost.NewRuntime(ctx, wasmhost.Config{HostModules: []wasmhost.HostModule{wasinn.HostModule()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
+	blobs := map[string][]byte{}
+	for name, rel := range models {
+		blobs[name] = readData(t, rel)
+	}
 	env, err := wasinn.NewEnv(wasinn.Options{
-		Models:  map[string][]byte{"yamnet": readData(t, "models/yamnet/yamnet.tflite")},
+		Models:  blobs,
 		Threads: threads,
 		Log:     func(level, msg string) { t.Logf("wasi-nn %s: %s", level, msg) },
 	})
@@ -152,7 +163,7 @@ func startClassifier(t testing.TB, config map[string]any, threads int) (*wasmhos
 		Config:  cfg,
 		Context: wasinn.WithEnv(ctx, env),
 		Log:     func(level, msg string) { t.Logf("guest %s: %s", level, msg) },
-	}})
+	}, Instances: instances})
 	if err != nil {
 		return nil, nil, err
 	}
