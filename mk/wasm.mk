@@ -12,7 +12,7 @@ WASM_GODEP := $(wildcard engine/rows/*.go sdk/go/atoll/*.go) go.mod
 
 # Go guests: the stock toolchain, reactor build, //go:wasmexport.
 WASM_GO := moment enrich filter
-WASM_GO_BAD := loop hog panic
+WASM_GO_BAD := loop hog panic sleep snoop
 # C guests: Debian's clang and lld, no libc.
 WASM_C_BAD := trap wildptr abi import cloop
 WASM_CFLAGS := --target=wasm32 -O2 -mbulk-memory -nostdlib -Wl,--no-entry -Isdk/c

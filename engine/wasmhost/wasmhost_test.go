@@ -178,6 +178,7 @@ func TestMisbehavingGuestsAreContained(t *testing.T) {
 	}{
 		{"bad-loop", wasmhost.Limits{MaxCallMS: 200}, "call "},
 		{"bad-cloop", wasmhost.Limits{MaxCallMS: 200}, "call "},
+		{"bad-sleep", wasmhost.Limits{MaxCallMS: 200}, "call exceeded max_call_ms (200 ms)"},
 		{"bad-hog", wasmhost.Limits{MemoryPages: 256, MaxCallMS: 20000}, "out of memory"},
 		{"bad-trap", wasmhost.Limits{}, "guest trapped: wasm error: unreachable"},
 		{"bad-panic", wasmhost.Limits{}, "panic: boom: the guest lost its mind"},
@@ -361,16 +362,51 @@ func TestConcurrentInstances(t *testing.T) {
 	}
 }
 
-func TestAllowDir(t *testing.T) {
-	// Without a grant the guest sees no files; the grant is read-only. Checked through the
-	// module config only: no example guest reads files.
+func TestSandbox(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "x"), []byte("y"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("from the host"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := newFunction(t, "go-moment", wasmhost.Limits{}, wasmhost.FunctionConfig{InstanceConfig: wasmhost.InstanceConfig{AllowDir: dir}})
-	if _, err := f.Process(t.Context(), momentRows()); err != nil {
-		t.Fatal(err)
+	in := &rows.Batch{Rows: []rows.Row{{{Name: "n", Value: rows.Int(1)}}}}
+	for _, c := range []struct {
+		allow string
+		want  rows.Row
+	}{
+		{"", rows.Row{
+			{Name: "n", Value: rows.Int(1)}, {Name: "read_passwd", Value: rows.Bool(false)},
+			{Name: "list_root", Value: rows.Int(0)}, {Name: "hello", Value: rows.String("")},
+			{Name: "create_file", Value: rows.Bool(false)}, {Name: "env", Value: rows.Int(0)},
+			{Name: "args", Value: rows.Int(0)},
+		}},
+		{dir, rows.Row{
+			{Name: "n", Value: rows.Int(1)}, {Name: "read_passwd", Value: rows.Bool(false)},
+			{Name: "list_root", Value: rows.Int(1)}, {Name: "hello", Value: rows.String("from the host")},
+			{Name: "create_file", Value: rows.Bool(false)}, {Name: "env", Value: rows.Int(0)},
+			{Name: "args", Value: rows.Int(0)},
+		}},
+	} {
+		var mu sync.Mutex
+		var logs []string
+		f := newFunction(t, "bad-snoop", wasmhost.Limits{}, wasmhost.FunctionConfig{InstanceConfig: wasmhost.InstanceConfig{
+			AllowDir: c.allow,
+			Log:      func(level, msg string) { mu.Lock(); logs = append(logs, level+": "+msg); mu.Unlock() },
+		}})
+		res, err := f.Process(t.Context(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Out.Rows) != 1 || !res.Out.Rows[0].Equal(c.want) {
+			t.Errorf("allow_dir %q: got %v, want %v", c.allow, res.Out.Rows, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "written.txt")); err == nil {
+			t.Errorf("allow_dir %q: the guest wrote into the host directory", c.allow)
+		}
+		mu.Lock()
+		joined := strings.Join(logs, "\n")
+		mu.Unlock()
+		if !strings.Contains(joined, "info: snoop: stdout line") || !strings.Contains(joined, "warn: snoop: stderr line") {
+			t.Errorf("stdout/stderr not in the log: %q", joined)
+		}
 	}
 }
 
