@@ -1,5 +1,5 @@
 # Pure-Go TFLite interpreter (engine/tflite). `test-tflite` runs the package under the race
-# detector, the portable (purego) kernels against the same conformance and naive-reference
+# detector, the allocation test without it (Invoke allocates nothing), the portable (purego) kernels against the same conformance and naive-reference
 # tests, and a short FuzzLoad pass. `bench-tflite` prints YAMNet per 0.975 s frame on one core
 # (Threads=1, GOMAXPROCS=1) and on all cores: ms per frame, real-time factor and GFLOP/s
 # (2 x the model's MACs counted at load); each figure is the median of per-frame times.
@@ -11,6 +11,7 @@ BENCHES += bench-tflite
 
 test-tflite:
 	$(GO) test -count=1 -race ./engine/tflite/
+	$(GO) test -count=1 -run 'AllocatesNothing' ./engine/tflite/
 	$(GO) test -count=1 -tags purego -run 'Naive|Gemm|YAMNet|HelloWorld' ./engine/tflite/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 20s ./engine/tflite/
 

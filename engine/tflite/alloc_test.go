@@ -9,6 +9,9 @@ import (
 // (the first Invoke creates the per-interpreter parallel jobs), for every model in the test
 // data, with one thread and with two.
 func TestInvokeAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates; run without -race")
+	}
 	models := []string{
 		"models/yamnet/yamnet.tflite",
 		"tflite/hello_world/hello_world_float.tflite",

@@ -1,5 +1,7 @@
 package tflite
 
+import "math"
+
 // Matrix products used by FULLY_CONNECTED and CONV_2D. Both compute C = A·Bᵀ where A is M×K
 // (activations, row-major) and B is N×K (weights as TFLite stores them: one row per output
 // channel), so every dot product reads two contiguous rows. The work is tiled in 4×4 register
@@ -50,6 +52,54 @@ type gemmI8Job struct {
 
 func (j *gemmI8Job) Run(lo, hi int) {
 	gemmI8Range(lo*4, min(hi*4, j.N), j.M, j.N, j.K, j.a, j.b, j.out)
+}
+
+// epilogueJob finishes rows of a product C (M×N): for a hybrid product it turns the int32
+// accumulators into floats, (acc − zp·rowSum[n])·(scale·wScale[n]) with the row's input scale
+// and zero point (rowScales/rowZPs per row when set, else scale/zp), then adds the bias and
+// clamps to [lo, hi].
+type epilogueJob struct {
+	out       []float32
+	N         int
+	bias      []float32
+	lo, hi    float32
+	acc       []int32 // nil for a float product (already in out)
+	scale     float32
+	zp        int32
+	rowScales []float32
+	rowZPs    []int32
+	rowSum    []int32
+	wScale    []float32
+}
+
+func runEpilogue(c *OpContext, e epilogueJob, M int) {
+	j := jobOf[epilogueJob](c)
+	*j = e
+	c.parallelWork(M, M*e.N*4, j)
+	*j = epilogueJob{}
+}
+
+func (j *epilogueJob) Run(lo, hi int) {
+	N := j.N
+	for i := lo; i < hi; i++ {
+		o := j.out[i*N : (i+1)*N]
+		if j.acc != nil {
+			a := j.acc[i*N : (i+1)*N]
+			s, zp := j.scale, j.zp
+			if j.rowScales != nil {
+				s, zp = j.rowScales[i], j.rowZPs[i]
+			}
+			for n := range o {
+				o[n] = float32(a[n]-zp*j.rowSum[n]) * (s * j.wScale[n])
+			}
+		}
+		if j.bias != nil {
+			for n := range o {
+				o[n] += j.bias[n]
+			}
+		}
+		clampSlice(o, j.lo, j.hi)
+	}
 }
 
 func gemmF32Range(n0, n1, M, K int, a, b, out []float32, ldc int) {
@@ -130,13 +180,13 @@ func gemmBlocked[T float32 | int8, A float32 | int32](n0, n1, M, K int, a, b []T
 // quantizeRowSymmetric maps x to int8 with scale max|x|/127 (round half away from zero) and
 // returns the scale; an all-zero row gets scale 0 (callers then output bias only).
 func quantizeRowSymmetric(x []float32, q []int8) float32 {
-	var m float32
+	// max|x| on the bit patterns: for non-negative floats (and NaN, which then wins as with
+	// max) the integer order is the float order, and integer max needs no branches.
+	var mb uint32
 	for _, v := range x {
-		if v < 0 {
-			v = -v
-		}
-		m = max(m, v)
+		mb = max(mb, math.Float32bits(v)&^signBit)
 	}
+	m := math.Float32frombits(mb)
 	if m == 0 {
 		clear(q[:len(x)])
 		return 0
@@ -144,16 +194,19 @@ func quantizeRowSymmetric(x []float32, q []int8) float32 {
 	inv := 127 / m
 	q = q[:len(x)]
 	for i, v := range x {
-		r := v * inv
-		if r >= 0 {
-			r += 0.5
-		} else {
-			r -= 0.5
-		}
-		iv := int32(r)
+		iv := int32(addHalfAway(v * inv))
 		q[i] = int8(min(max(iv, -127), 127))
 	}
 	return m / 127
+}
+
+const signBit = 1 << 31
+
+// addHalfAway returns r + 0.5 for positive r and r − 0.5 for negative r (the sign bit chooses,
+// so −0 gets −0.5; both truncate to 0), without a branch: activations have random signs and a
+// branch would mispredict one time in two. Truncating the result rounds half away from zero.
+func addHalfAway(r float32) float32 {
+	return r + math.Float32frombits(math.Float32bits(r)&signBit|math.Float32bits(0.5))
 }
 
 // quantizeRowAsymmetric maps x to int8 over [min(x,0), max(x,0)] with a zero point and returns
@@ -180,9 +233,4 @@ func quantizeRowAsymmetric(x []float32, q []int8) (float32, int32) {
 	return scale, zp
 }
 
-func roundHalfAway(v float32) float32 {
-	if v >= 0 {
-		return float32(int64(v + 0.5))
-	}
-	return float32(int64(v - 0.5))
-}
+func roundHalfAway(v float32) float32 { return float32(int64(addHalfAway(v))) }

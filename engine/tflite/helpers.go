@@ -29,8 +29,26 @@ func actRange(act int8) (lo, hi float32, err error) {
 	return 0, 0, fmt.Errorf("unknown fused activation %d", act)
 }
 
+// clampSlice clamps x to [lo, hi] (a fused activation). RELU and RELU6 take a branch-free path
+// on the bit patterns (random signs would mispredict a branch one time in two): a set sign bit
+// clears the value, and non-negative floats order like their bits.
 func clampSlice(x []float32, lo, hi float32) {
-	if math.IsInf(float64(lo), -1) && math.IsInf(float64(hi), 1) {
+	inf := math.IsInf(float64(hi), 1)
+	switch {
+	case math.IsInf(float64(lo), -1) && inf:
+		return
+	case lo == 0 && inf:
+		for i, v := range x {
+			b := math.Float32bits(v)
+			x[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
+		}
+		return
+	case lo == 0 && hi > 0:
+		hb := math.Float32bits(hi)
+		for i, v := range x {
+			b := math.Float32bits(v)
+			x[i] = math.Float32frombits(min(b&^uint32(int32(b)>>31), hb))
+		}
 		return
 	}
 	for i, v := range x {

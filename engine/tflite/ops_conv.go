@@ -238,22 +238,11 @@ func (k *convKernel) Eval(c *OpContext) error {
 			}
 			acc := bytesAsInt32(c.Scratch(k.acc))
 			gemmI8(c, M, N, K, a, w.Int8(), acc)
-			for i := range M {
-				orow, arow := o[i*N:(i+1)*N], acc[i*N:(i+1)*N]
-				for n := range orow {
-					orow[n] = float32(arow[n]-zp*k.wRowSum[n]) * (scale * k.wScale[n])
-				}
-			}
+			runEpilogue(c, epilogueJob{out: o, N: N, bias: bias, lo: k.lo, hi: k.hi,
+				acc: acc, scale: scale, zp: zp, rowSum: k.wRowSum, wScale: k.wScale}, M)
+			continue
 		}
-		for i := range M {
-			orow := o[i*N : (i+1)*N]
-			if bias != nil {
-				for n := range orow {
-					orow[n] += bias[n]
-				}
-			}
-			clampSlice(orow, k.lo, k.hi)
-		}
+		runEpilogue(c, epilogueJob{out: o, N: N, bias: bias, lo: k.lo, hi: k.hi}, M)
 	}
 	return nil
 }

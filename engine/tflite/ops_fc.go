@@ -119,23 +119,11 @@ func (k *fcKernel) Eval(c *OpContext) error {
 			}
 		}
 		gemmI8(c, k.batch, k.units, k.in, q, w.Int8(), acc)
-		for b := range k.batch {
-			o, a := out[b*k.units:(b+1)*k.units], acc[b*k.units:(b+1)*k.units]
-			s, zp := sc[b], zps[b]
-			for u := range o {
-				o[u] = float32(a[u]-zp*k.wRowSum[u]) * (s * k.wScale[u])
-			}
-		}
+		runEpilogue(c, epilogueJob{out: out, N: k.units, bias: bias, lo: k.lo, hi: k.hi,
+			acc: acc, rowScales: sc[:k.batch], rowZPs: zps[:k.batch], rowSum: k.wRowSum, wScale: k.wScale}, k.batch)
+		return nil
 	}
-	for b := range k.batch {
-		o := out[b*k.units : (b+1)*k.units]
-		if bias != nil {
-			for u := range o {
-				o[u] += bias[u]
-			}
-		}
-		clampSlice(o, k.lo, k.hi)
-	}
+	runEpilogue(c, epilogueJob{out: out, N: k.units, bias: bias, lo: k.lo, hi: k.hi}, k.batch)
 	return nil
 }
 
