@@ -36,8 +36,13 @@ func runtimeForTest(t testing.TB) *wasmhost.Runtime {
 	return rt
 }
 
+// load loads a built example. Tests that are not about deadlines get a generous one: they run
+// under -race on machines shared with other builds.
 func load(t testing.TB, name string, lim wasmhost.Limits) *wasmhost.Module {
 	t.Helper()
+	if lim.MaxCallMS == 0 {
+		lim.MaxCallMS = 20000
+	}
 	m, err := runtimeForTest(t).Load(context.Background(), examples.Bytes(t, name), lim)
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)

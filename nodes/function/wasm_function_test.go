@@ -105,7 +105,8 @@ func pipeline(fn string) string {
 func TestMomentPipeline(t *testing.T) {
 	for _, guest := range []string{"go-moment", "c-moment", "rust-moment"} {
 		t.Run(guest, func(t *testing.T) {
-			out, errs, r := run(t, pipeline(fmt.Sprintf(`{"module":"examples/functions/build/%s.wasm","instances":2}`, guest)))
+			// A generous deadline: this test is about results, and runs under -race on busy machines.
+			out, errs, r := run(t, pipeline(fmt.Sprintf(`{"module":"examples/functions/build/%s.wasm","instances":2,"max_call_ms":20000}`, guest)))
 			if len(errs) != 0 {
 				t.Fatalf("%d error rows, first %v", len(errs), errs[0])
 			}
