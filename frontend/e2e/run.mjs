@@ -180,6 +180,39 @@ const scenarios = {
     await page.close();
   },
 
+  async 'assets upload and the asset picker'({ context, url, catalog }) {
+    // A node whose config has an asset field (format "asset"): its form offers the stored assets.
+    const withAsset = catalog.find((s) =>
+      Object.values(s.config_schema.properties ?? {}).some((p) => p.format === 'asset' || p['x-asset-kind']),
+    );
+    assert(withAsset, 'no node type has an asset field');
+    const [field, fs] = Object.entries(withAsset.config_schema.properties).find(([, p]) => p.format === 'asset' || p['x-asset-kind']);
+    const kind = fs['x-asset-kind'] ?? 'other';
+    const ext = { wasm: 'wasm', tflite: 'tflite', wav: 'wav', labels: 'txt' }[kind] ?? 'bin';
+    const { page } = await openStudio(context, url);
+    await newGraph(page);
+    await page.getByTestId('tab-assets').click();
+    const name = `e2e-${Date.now()}.${ext}`;
+    const bytes = Buffer.from(kind === 'wasm' ? [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0] : [1, 2, 3, 4, 5]);
+    await page.getByTestId('asset-file').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: bytes });
+    await page.getByTestId('assets').getByText(name, { exact: true }).waitFor({ timeout: T });
+    const sha = await page.evaluate((n) => window.__atoll.getState().assets.find((a) => a.name === n)?.sha256, name);
+    assert(/^[0-9a-f]{64}$/.test(sha ?? ''), `uploaded asset has no sha256: ${sha}`);
+
+    await page.getByTestId('tab-config').click();
+    await dropNode(page, withAsset.id, 300, 200);
+    const id = nodeID(withAsset.id);
+    await selectNode(page, id);
+    await page.locator(`#root_${field}`).selectOption(sha);
+    await page.waitForFunction(
+      ([id, field, sha]) => window.__atoll.getState().nodes.find((n) => n.id === id)?.data.config[field] === sha,
+      [id, field, sha],
+      { timeout: T },
+    );
+    await page.screenshot({ path: join(shots, '06-asset-picker.png') });
+    await page.close();
+  },
+
   async 'incompatible ports are refused with the reason'({ context, url, types, catalog }) {
     // Needs two specs whose port types differ (neither "any").
     let pair = null;

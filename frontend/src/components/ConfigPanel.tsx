@@ -1,8 +1,8 @@
 import Form from '@rjsf/core';
-import type { IconButtonProps, RJSFSchema, UiSchema, WidgetProps } from '@rjsf/utils';
+import type { FieldProps, IconButtonProps, RJSFSchema, UiSchema, WidgetProps } from '@rjsf/utils';
 import { customizeValidator } from '@rjsf/validator-ajv8';
 import Ajv2020 from 'ajv/dist/2020';
-import { useMemo, useRef } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import type { JSONSchema } from '../backend/types';
 import { useStudio } from '../store/store';
 
@@ -20,6 +20,15 @@ export function assetUISchema(schema: JSONSchema | undefined): UiSchema {
   if (!schema || typeof schema !== 'object') return ui;
   if (schema.format === 'asset' || typeof schema['x-asset-kind'] === 'string') {
     return { 'ui:widget': 'asset' };
+  }
+  // A free-form object (no declared properties) is edited as JSON text.
+  if (schema.type === 'object' && !schema.properties && (schema.additionalProperties === undefined || schema.additionalProperties === true)) {
+    return { 'ui:field': 'json' };
+  }
+  // Maps whose values are assets (name → sha256): each value gets the picker.
+  if (schema.additionalProperties && typeof schema.additionalProperties === 'object') {
+    const sub = assetUISchema(schema.additionalProperties as JSONSchema);
+    if (Object.keys(sub).length) ui.additionalProperties = sub;
   }
   // Items of a list of plain values need no label each.
   const items = schema.items as JSONSchema | undefined;
@@ -47,24 +56,41 @@ export function AssetWidget(props: WidgetProps) {
   const kind = (schema as JSONSchema)['x-asset-kind'] as string | undefined;
   const choices = assets.filter((a) => !kind || a.kind === kind);
   const known = choices.some((a) => a.sha256 === value);
+  // The value may also be a file path; such a value is edited as text.
+  const isPath = typeof value === 'string' && value !== '' && !/^[0-9a-f]{64}$/.test(value);
+  const [asPath, setAsPath] = useState(isPath);
   return (
     <div className="asset-widget">
-      <select
-        id={id}
-        value={value ?? ''}
-        disabled={disabled || readonly}
-        required={required}
-        onChange={(e) => onChange(e.target.value === '' ? undefined : e.target.value)}
-        data-testid={`asset-select-${id}`}
-      >
-        <option value="">— choose {kind ?? 'an asset'} —</option>
-        {choices.map((a) => (
-          <option key={a.sha256} value={a.sha256}>
-            {a.name} ({a.sha256.slice(0, 8)})
-          </option>
-        ))}
-        {value && !known && <option value={value}>{String(value).slice(0, 12)}… (not stored)</option>}
-      </select>
+      {asPath ? (
+        <input
+          id={id}
+          type="text"
+          value={value ?? ''}
+          placeholder="file path"
+          disabled={disabled || readonly}
+          onChange={(e) => onChange(e.target.value === '' ? undefined : e.target.value)}
+        />
+      ) : (
+        <select
+          id={id}
+          value={value ?? ''}
+          disabled={disabled || readonly}
+          required={required}
+          onChange={(e) => onChange(e.target.value === '' ? undefined : e.target.value)}
+          data-testid={`asset-select-${id}`}
+        >
+          <option value="">— choose {kind ?? 'an asset'} —</option>
+          {choices.map((a) => (
+            <option key={a.sha256} value={a.sha256}>
+              {a.name} ({a.sha256.slice(0, 8)})
+            </option>
+          ))}
+          {value && !known && <option value={value}>{String(value).slice(0, 12)}… (not stored)</option>}
+        </select>
+      )}
+      <button type="button" className="small" title={asPath ? 'Choose a stored asset' : 'Enter a file path'} onClick={() => setAsPath(!asPath)}>
+        {asPath ? 'Asset' : 'Path'}
+      </button>
       <button type="button" className="small" onClick={() => file.current?.click()} disabled={disabled || readonly}>
         Upload…
       </button>
@@ -85,6 +111,42 @@ export function AssetWidget(props: WidgetProps) {
 }
 
 const widgets = { asset: AssetWidget };
+
+/** A free-form JSON object, edited as text; invalid JSON is shown and not applied. */
+export function JSONField(props: FieldProps) {
+  const { formData, onChange, fieldPathId, schema, name, disabled, readonly } = props;
+  const [text, setText] = useState(() => JSON.stringify(formData ?? {}, null, 2));
+  const [err, setErr] = useState('');
+  return (
+    <div className="form-group json-field">
+      <label className="control-label" htmlFor={fieldPathId.$id}>
+        {schema.title ?? name}
+      </label>
+      {schema.description && <p className="field-description">{schema.description}</p>}
+      <textarea
+        id={fieldPathId.$id}
+        rows={4}
+        value={text}
+        disabled={disabled || readonly}
+        spellCheck={false}
+        onChange={(e) => {
+          setText(e.target.value);
+          try {
+            const v = e.target.value.trim() === '' ? undefined : JSON.parse(e.target.value);
+            if (v !== undefined && (typeof v !== 'object' || Array.isArray(v) || v === null)) throw new Error('must be a JSON object');
+            setErr('');
+            onChange(v, fieldPathId.path);
+          } catch (x) {
+            setErr((x as Error).message);
+          }
+        }}
+      />
+      {err && <div className="error-detail">{err}</div>}
+    </div>
+  );
+}
+
+const fields = { json: JSONField };
 
 /** Text buttons for arrays and maps (rjsf's defaults expect an icon font). */
 function textButton(label: string, title: string) {
@@ -172,6 +234,7 @@ export function ConfigPanel() {
             formData={selected.data.config}
             validator={validator}
             widgets={widgets}
+            fields={fields}
             templates={templates}
             liveValidate="onChange"
             showErrorList={false}

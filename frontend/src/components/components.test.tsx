@@ -123,3 +123,21 @@ describe('preview', () => {
     expect(r.removeTap(EventRouter.tapKey('r1', 'map-1', 'out'), tap)).toBe(true);
   });
 });
+
+describe('form ui schema', () => {
+  it('uses JSON text for free-form objects and the picker for asset maps', () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        config: { type: 'object' },
+        models: { type: 'object', additionalProperties: { type: 'string', format: 'asset', 'x-asset-kind': 'tflite' } },
+        drop: { type: 'array', items: { type: 'string' } },
+      },
+    };
+    expect(assetUISchema(schema)).toEqual({
+      config: { 'ui:field': 'json' },
+      models: { additionalProperties: { 'ui:widget': 'asset' } },
+      drop: { items: { 'ui:label': false } },
+    });
+  });
+});

@@ -227,6 +227,9 @@ export const useStudio = create<Studio>()((set, get) => ({
     performance.mark?.('atoll:loadDoc');
     const { nodes, edges } = docToFlow(doc);
     const d = flowToDoc(info, nodes, edges);
+    // Figures of a run of another graph do not belong on this one.
+    const run = get().run;
+    if (run && run.graph_id && run.graph_id !== info.id) set({ metrics: {} });
     set({
       info,
       nodes,
