@@ -1,6 +1,8 @@
 package core
 
 import (
+	"unsafe"
+
 	"github.com/expr-lang/expr/ast"
 
 	"github.com/atoll-studio/atoll/engine/rows"
@@ -124,9 +126,29 @@ func (o *operand) get(r rows.Row) (rows.Value, bool) {
 	return rows.Value{}, false
 }
 
-// sameName compares field names, settling most mismatches on the first byte without a call.
+// intField returns the int field named name.
+func intField(r rows.Row, name string) (int64, bool) {
+	for i := range r {
+		if sameName(r[i].Name, name) {
+			return r[i].Value.AsInt()
+		}
+	}
+	return 0, false
+}
+
+// sameName compares field names. Most mismatches are settled by length and first byte, and
+// one-byte names or the same string data without calling the runtime's comparison.
 func sameName(a, b string) bool {
-	return len(a) == len(b) && (len(a) == 0 || a[0] == b[0]) && a == b
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 {
+		return true
+	}
+	if a[0] != b[0] {
+		return false
+	}
+	return len(a) == 1 || unsafe.StringData(a) == unsafe.StringData(b) || a[1:] == b[1:]
 }
 
 func compileBinary(n *ast.BinaryNode) fastExpr {
@@ -156,13 +178,41 @@ func compileBinary(n *ast.BinaryNode) fastExpr {
 		lo, lLeaf := leaf(n.Left)
 		ro, rLeaf := leaf(n.Right)
 		if lLeaf && rLeaf {
-			return func(row rows.Row) (rows.Value, bool) {
+			generic := func(row rows.Row) (rows.Value, bool) {
 				a, ok1 := lo.get(row)
 				b, ok2 := ro.get(row)
 				if !ok1 || !ok2 {
 					return rows.Value{}, false
 				}
 				return arith(op, a, b)
+			}
+			if op == '%' || op == '/' || lo.constant {
+				return generic
+			}
+			// The commonest shape, field ± × (int constant or field), read and computed in
+			// one call when both are ints; anything else takes the generic path.
+			c, cInt := ro.v.AsInt()
+			if ro.constant && !cInt {
+				return generic
+			}
+			return func(row rows.Row) (rows.Value, bool) {
+				x, ok := intField(row, lo.name)
+				if !ok {
+					return generic(row)
+				}
+				y := c
+				if !ro.constant {
+					if y, ok = intField(row, ro.name); !ok {
+						return generic(row)
+					}
+				}
+				switch op {
+				case '+':
+					return rows.Int(x + y), true
+				case '-':
+					return rows.Int(x - y), true
+				}
+				return rows.Int(x * y), true
 			}
 		}
 		return func(row rows.Row) (rows.Value, bool) {
