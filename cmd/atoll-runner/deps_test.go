@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -40,5 +41,19 @@ func TestRunnerDependencies(t *testing.T) {
 	}
 	if n < 10 {
 		t.Fatalf("go list gave %d packages:\n%s", n, out)
+	}
+}
+
+// TestIntegrationRunnerCrossCompiles builds the runner with CGO_ENABLED=0 for the edge targets
+// least like this machine, 32-bit armv7 and riscv64 (no assembly kernels), so that
+// architecture-specific code cannot break them unnoticed; `make runner` builds all four.
+func TestIntegrationRunnerCrossCompiles(t *testing.T) {
+	for _, target := range []struct{ goarch, goarm string }{{"arm", "7"}, {"riscv64", ""}} {
+		name := "linux/" + target.goarch + target.goarm
+		cmd := exec.CommandContext(t.Context(), "go", "build", "-o", os.DevNull, ".")
+		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+target.goarch, "GOARM="+target.goarm)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", name, err, out)
+		}
 	}
 }
