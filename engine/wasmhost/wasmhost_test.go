@@ -203,7 +203,7 @@ func TestMisbehavingGuestsAreContained(t *testing.T) {
 				if err != nil {
 					t.Fatalf("round %d: %v", round, err)
 				}
-				if el := time.Since(start); el > 10*time.Second {
+				if el := time.Since(start); el > time.Minute {
 					t.Errorf("round %d took %v", round, el)
 				}
 				if len(res.Out.Rows) != 0 || len(res.Failed) != len(in.Rows) {
