@@ -13,6 +13,7 @@ import (
 
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/graph"
+	"github.com/atoll-studio/atoll/engine/rows"
 )
 
 func src(id string, cfg sourceConfig) gnode {
@@ -586,5 +587,44 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+type panicFlusher struct{}
+
+func (panicFlusher) Process(context.Context, string, *rows.Batch, engine.Output) error { return nil }
+func (panicFlusher) Flush(context.Context, engine.Output) error                        { panic("flush broke") }
+
+type wrongPort struct{ err chan error }
+
+func (w wrongPort) Run(ctx context.Context, out engine.Output) error {
+	w.err <- out.Emit("nope", &rows.Batch{})
+	return nil
+}
+
+// A panic in Flush is counted and logged, not fatal; an emit on a port the spec does not have
+// is an error.
+func TestFlushPanicAndUnknownPort(t *testing.T) {
+	h := newHarness(t)
+	cat := h.cat.Clone()
+	cat.Register(engine.Spec{ID: "test.panicflush", Inputs: []engine.Port{{Name: "in", Type: "any"}},
+		New: func(engine.BuildContext, json.RawMessage) (engine.Node, error) { return panicFlusher{}, nil }})
+	errc := make(chan error, 1)
+	cat.Register(engine.Spec{ID: "test.wrongport", Outputs: []engine.Port{{Name: "out", Type: "rows"}},
+		New: func(engine.BuildContext, json.RawMessage) (engine.Node, error) { return wrongPort{errc}, nil }})
+	r, err := engine.Build(doc(t, []gnode{src("s", sourceConfig{Count: 5}), {id: "f", typ: "test.panicflush"}, {id: "w", typ: "test.wrongport"}},
+		"s.out->f.in"), engine.Options{Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start(t.Context())
+	if err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if m := r.Metrics()["f"]; m.Errors != 1 || m.RowsIn != 5 {
+		t.Fatalf("flush panic not counted: %+v", m)
+	}
+	if err := <-errc; err == nil || !strings.Contains(err.Error(), `unknown port "nope"`) {
+		t.Fatalf("emit on an unknown port: %v", err)
 	}
 }
