@@ -92,9 +92,11 @@ func TestIntegrationDesktopWindow(t *testing.T) {
 	// The window appears, then the frontend reports the canvas (the machine may be slow).
 	start := time.Now()
 	var report struct {
-		Canvas  bool `json:"canvas"`
-		Nodes   int  `json:"nodes"`
-		Palette int  `json:"palette"`
+		Canvas  bool           `json:"canvas"`
+		Nodes   int            `json:"nodes"`
+		Palette int            `json:"palette"`
+		Events  map[string]int `json:"events"`
+		Error   string         `json:"error"`
 	}
 	windowAt := time.Duration(0)
 	for {
@@ -127,7 +129,11 @@ func TestIntegrationDesktopWindow(t *testing.T) {
 	if !report.Canvas || report.Nodes == 0 {
 		t.Fatalf("the frontend did not render the canvas with the example graph: %+v (was the frontend built into the binary? make frontend)", report)
 	}
-	t.Logf("window after %v, canvas with %d nodes and %d palette entries after %v", windowAt.Round(time.Millisecond), report.Nodes, report.Palette, readyAt.Round(time.Millisecond))
+	t.Logf("window after %v, canvas with %d nodes and %d palette entries, then a probe run's events %v, after %v",
+		windowAt.Round(time.Millisecond), report.Nodes, report.Palette, report.Events, readyAt.Round(time.Millisecond))
+	if report.Events["metrics"] == 0 || report.Events["rows"] == 0 || report.Error != "" {
+		t.Errorf("the window's probe run (bound StartRun, Subscribe, Tap; \"atoll:event\" events) got %v: %s", report.Events, report.Error)
+	}
 
 	// Let the canvas settle (fit view, fonts), then take the screenshot.
 	time.Sleep(time.Second)
@@ -148,8 +154,8 @@ func TestIntegrationDesktopWindow(t *testing.T) {
 		t.Errorf("the screenshot looks blank: %d distinct colours, luminance stddev %.3f (see %s)", colors, stddev, shot)
 	}
 	os.WriteFile(filepath.Join(artifacts, "report.txt"), []byte(fmt.Sprintf(
-		"window after %v\ncanvas after %v: %d nodes, %d palette entries\nscreenshot: %d colours, luminance stddev %.3f\n",
-		windowAt.Round(time.Millisecond), readyAt.Round(time.Millisecond), report.Nodes, report.Palette, colors, stddev)), 0o644)
+		"window after %v\ncanvas and probe run events %v after %v: %d nodes, %d palette entries\nscreenshot: %d colours, luminance stddev %.3f\n",
+		windowAt.Round(time.Millisecond), report.Events, readyAt.Round(time.Millisecond), report.Nodes, report.Palette, colors, stddev)), 0o644)
 }
 
 // imageStats returns the number of distinct colours of a PNG and the standard deviation of its

@@ -40,8 +40,9 @@ const usage = `usage:
   atoll                          open the studio window (desktop build), else serve it
   atoll serve [--addr 127.0.0.1:7300] [--db FILE] [--token T]
                                  serve the studio at http://ADDR/ (a non-loopback address needs a token)
-  atoll run [--timeout D] graph.json
-                                 run a graph headless and print its metrics
+  atoll run [--timeout D] [--drain D] [--quiet] graph.json
+                                 run a graph headless and print its metrics (exit 0 finished or
+                                 stopped, 1 failed or not drained, 2 invalid graph)
   atoll validate graph.json      print the graph's problems, one per line (exit 1 when any)
   atoll version                  print the version
 `
@@ -264,7 +265,7 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	}
 	r, buffers, ok := build(file, doc, logf, stderr)
 	if !ok {
-		return 1
+		return 2 // as atoll-runner: nothing started
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -282,9 +283,12 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	case <-timer:
 		stopped = "timeout " + timeout.String()
 	}
+	drained := true
 	if stopped != "" {
+		stop() // a second Ctrl-C ends the process at once
 		dctx, cancel := context.WithTimeout(context.Background(), *drain)
 		r.Stop(dctx)
+		drained = dctx.Err() == nil
 		cancel()
 	}
 	err := r.Wait()
@@ -296,9 +300,16 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	case err != nil:
 		status = "failed"
 	}
+	if !drained {
+		status += ", cancelled: the drain took longer than " + drain.String()
+	}
 	printSummary(stdout, file, status, elapsed, r, buffers)
 	if err != nil && !errors.Is(err, engine.ErrStopped) {
 		fmt.Fprintf(stderr, "atoll run: %s: %v\n", file, err)
+		return 1
+	}
+	if !drained {
+		fmt.Fprintf(stderr, "atoll run: %s: the drain did not finish within %v; rows in flight were abandoned\n", file, *drain)
 		return 1
 	}
 	return 0

@@ -21,20 +21,50 @@ const DesktopAvailable = true
 // the WebSocket's server → client messages.
 const WindowEvent = "atoll:event"
 
-// readyProbe runs in the window once the DOM is ready: when the studio's canvas has rendered it
-// reports to Service.Ready (the desktop test waits for the ready file that writes).
+// readyProbe runs in the window once the DOM is ready (only when a ready file is configured: the
+// desktop test). When the studio's canvas has rendered it checks the bindings and the event path
+// end to end — starts a small run, subscribes and taps it, waits for metrics and rows on the
+// "atoll:event" Wails event, stops it — and reports all that to Service.Ready, which writes the
+// ready file.
 const readyProbe = `(function () {
   var tries = 0;
+  function report(svc, r) { svc.Ready(JSON.stringify(r)); }
+  function events(svc, r) {
+    var doc = {version: 1, id: "", name: "probe", nodes: [
+      {id: "gen", type: "source.generator", config: {count: 0, rate: 200}},
+      {id: "show", type: "sink.preview", config: {}}],
+      edges: [{from: {node: "gen", port: "out"}, to: {node: "show", port: "in"}}]};
+    var seen = {metrics: 0, rows: 0, status: 0}, run = null, done = false;
+    var finish = function (err) {
+      if (done) return;
+      done = true;
+      r.events = seen;
+      if (err) r.error = String(err);
+      var end = function () { report(svc, r); };
+      if (run) svc.StopRun(run).then(end, end); else end();
+    };
+    window.runtime.EventsOn("` + WindowEvent + `", function (e) {
+      if (typeof e === "string") e = JSON.parse(e);
+      if (!run || (e.run !== run && !(e.run && e.run.id === run))) return;
+      if (seen[e.type] !== undefined) seen[e.type]++;
+      if (seen.metrics >= 2 && seen.rows >= 2) finish();
+    });
+    svc.StartRun(doc, "").then(function (info) {
+      run = info.id;
+      return svc.Subscribe(run).then(function () { return svc.Tap(run, "gen", "out"); });
+    }).catch(finish);
+    setTimeout(function () { finish("timeout waiting for events"); }, 30000);
+  }
   function probe() {
     var flow = document.querySelector('.react-flow');
     var svc = window.go && window.go.app && window.go.app.Service;
-    if (flow && svc) {
-      svc.Ready(JSON.stringify({canvas: true, nodes: document.querySelectorAll('.react-flow__node').length,
-        palette: document.querySelectorAll('[draggable="true"]').length, title: document.title}));
+    if (flow && svc && window.runtime) {
+      events(svc, {canvas: true, nodes: document.querySelectorAll('.react-flow__node').length,
+        palette: document.querySelectorAll('[draggable="true"]').length, title: document.title});
       return;
     }
     if (++tries < 600) { setTimeout(probe, 100); }
-    else if (svc) { svc.Ready(JSON.stringify({canvas: false, body: document.body.innerText.slice(0, 200)})); }
+    else if (svc) { report(svc, {canvas: false, body: document.body.innerText.slice(0, 200)}); }
   }
   probe();
 })();`
