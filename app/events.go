@@ -126,16 +126,18 @@ func (c *client) subscribe(id string) error {
 	}
 	c.runs[id] = rs
 	c.mu.Unlock()
-	c.offer(encode(statusEvent{Type: "status", Run: rs.info()}))
-	for _, e := range rs.logLines() {
+	// Under the run's lock, so that no event falls between the backlog and the live events
+	// (offer never blocks).
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	c.offer(encode(statusEvent{Type: "status", Run: rs.infoLocked()}))
+	for _, e := range rs.logLinesLocked() {
 		c.offer(encode(logEventOf(id, e)))
 	}
-	rs.mu.Lock()
 	if rs.metrics != nil {
 		c.offer(encode(metricsEvent{Type: "metrics", Run: id, Nodes: rs.metrics}))
 	}
 	rs.subs[c] = struct{}{}
-	rs.mu.Unlock()
 	return nil
 }
 
@@ -177,8 +179,12 @@ func (c *client) tap(run, node, port string) error {
 	if !ok {
 		return fmt.Errorf("tap: run %q has no node %q: %w", run, node, ErrInvalid)
 	}
+	spec, hasSpec := c.svc.catalog.Lookup(gn.Type)
+	if port == "" && hasSpec && len(spec.Outputs) > 0 {
+		port = spec.Outputs[0].Name // events keep the port as asked (key.port)
+	}
 	from, fromPort := node, port
-	if spec, ok := c.svc.catalog.Lookup(gn.Type); ok {
+	if hasSpec {
 		if _, isOut := spec.Output(port); !isOut {
 			// An input port (or a sink's preview): tap what flows into it.
 			from, fromPort = "", ""
@@ -192,7 +198,7 @@ func (c *client) tap(run, node, port string) error {
 	}
 	if p, ok := rs.buffers.Get(node); ok {
 		if kept, total := p.Rows(); len(kept) > 0 {
-			c.offer(encode(rowsEvent{Type: "rows", Run: run, Node: node, Port: port, Rows: kept,
+			c.offer(encode(rowsEvent{Type: "rows", Run: run, Node: node, Port: key.port, Rows: kept,
 				Dropped: total - int64(len(kept)), T: time.Now().UnixMilli()}))
 		}
 	}

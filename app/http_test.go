@@ -709,3 +709,37 @@ func TestSeedExamples(t *testing.T) {
 		t.Fatalf("reseeded %+v", gs)
 	}
 }
+
+// TestSlowClientNeverBlocks: a client that reads nothing loses events (counted) while the run
+// goes at full speed and ends.
+func TestSlowClientNeverBlocks(t *testing.T) {
+	s := newStudio(t)
+	doc := strings.Replace(pipelineDoc, `"count":0,"rate":400,"batch_size":20`, `"count":200000,"rate":0,"batch_size":64`, 1)
+	run, err := s.svc.StartRun(json.RawMessage(doc), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.svc.newClient() // nobody drains c.out
+	defer c.close()
+	if err := c.subscribe(run.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"gen", "double"} {
+		if err := c.tap(run.ID, n, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, _ := s.svc.runState(run.ID)
+	select {
+	case <-rs.ended:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the run did not end with a client that reads nothing")
+	}
+	if ri := rs.info(); ri.Status != "finished" || ri.Metrics["preview"].RowsIn != 200000 {
+		t.Fatalf("run %+v", ri)
+	}
+	if len(c.out) != clientQueue {
+		t.Logf("queue holds %d of %d (the run was quick)", len(c.out), clientQueue)
+	}
+	t.Logf("client queue %d, dropped %d events", len(c.out), c.dropped.Load())
+}

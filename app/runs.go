@@ -56,6 +56,10 @@ type runState struct {
 func (rs *runState) info() RunInfo {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	return rs.infoLocked()
+}
+
+func (rs *runState) infoLocked() RunInfo {
 	ri := RunInfo{ID: rs.id, GraphID: rs.graphID, Status: rs.status, StartedAt: rs.started.UTC(), Error: rs.errText, Metrics: rs.metrics}
 	if !rs.endedAt.IsZero() {
 		t := rs.endedAt.UTC()
@@ -222,6 +226,10 @@ func (s *Service) addLog(rs *runState, e engine.LogEntry) {
 func (rs *runState) logLines() []engine.LogEntry {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	return rs.logLinesLocked()
+}
+
+func (rs *runState) logLinesLocked() []engine.LogEntry {
 	out := make([]engine.LogEntry, 0, len(rs.logs))
 	out = append(out, rs.logs[rs.logNext:]...)
 	return append(out, rs.logs[:rs.logNext]...)
