@@ -74,19 +74,19 @@ func TestCodecHeader(t *testing.T) {
 func TestCodecMalformed(t *testing.T) {
 	good := AppendBatch(nil, sampleBatch())
 	cases := map[string][]byte{
-		"empty":         nil,
-		"bad magic":     append([]byte("XXXX"), good[4:]...),
-		"version":       append(append([]byte{}, good[:4]...), append([]byte{9, 0}, good[6:]...)...),
-		"truncated":     good[:len(good)-1],
-		"trailing":      append(append([]byte{}, good...), 0),
-		"huge rows":     append(append([]byte{}, good[:8]...), append([]byte{255, 255, 255, 255}, good[12:]...)...),
-		"unknown kind":  {'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 0, 0, 0, 0, 99},
-		"bad bool":      {'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 0, 0, 0, 0, 1, 7},
-		"name index":    {'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 5, 0, 0, 0, 0},
-		"huge f32":      {'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 0, 0, 0, 0, 8, 255, 255, 255, 255},
-		"huge string":   {'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 0, 0, 0, 0, 4, 255, 255, 255, 127},
-		"short header":  []byte("ATRB"),
-		"deep nesting":  append(append([]byte{'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 0, 0, 0, 0}, bytes.Repeat([]byte{7, 1, 0, 0, 0}, 40)...), 0),
+		"empty":        nil,
+		"bad magic":    append([]byte("XXXX"), good[4:]...),
+		"version":      append(append([]byte{}, good[:4]...), append([]byte{9, 0}, good[6:]...)...),
+		"truncated":    good[:len(good)-1],
+		"trailing":     append(append([]byte{}, good...), 0),
+		"huge rows":    append(append([]byte{}, good[:8]...), append([]byte{255, 255, 255, 255}, good[12:]...)...),
+		"unknown kind": {'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 0, 0, 0, 0, 99},
+		"bad bool":     {'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 0, 0, 0, 0, 1, 7},
+		"name index":   {'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 5, 0, 0, 0, 0},
+		"huge f32":     {'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 0, 0, 0, 0, 8, 255, 255, 255, 255},
+		"huge string":  {'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 0, 0, 0, 0, 4, 255, 255, 255, 127},
+		"short header": []byte("ATRB"),
+		"deep nesting": append(append([]byte{'A', 'T', 'R', 'B', 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 0, 0, 0, 0}, bytes.Repeat([]byte{7, 1, 0, 0, 0}, 40)...), 0),
 	}
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
