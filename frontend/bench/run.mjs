@@ -4,11 +4,14 @@
 //   - pan: frames per second while panning programmatically over that graph (target ≥ 30)
 //   - preview latency: a row's own timestamp (and the tap message's) to its render, median
 //   - throughput with the preview open versus closed
-import { ensureArtifacts, launchBrowser, pickTypes, startServer } from '../e2e/lib.mjs';
+import { loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
+import { ensureArtifacts, launchBrowser, pickTypes, startServer } from '../e2e/lib.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
-const row = (name, figure, unit, note) => console.log(`| studio | ${name} | ${figure} | ${unit} | ${note} |`);
+// Browser figures depend on the CPU share the renderer gets: each note carries the load average.
+const load = () => `load avg ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`;
+const row = (name, figure, unit, note) => console.log(`| studio | ${name} | ${figure} | ${unit} | ${note}; ${load()} |`);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
@@ -53,7 +56,7 @@ function bigGraph(types) {
 async function openPage(context, url) {
   const page = await context.newPage();
   if (process.env.BENCH_DEBUG) page.on('console', (m) => console.error('console:', m.type(), m.text().slice(0, 2000)));
-  page.on('pageerror', (e) => console.error(`bench: page error: ${e.message} ${process.env.BENCH_DEBUG ? e.stack : ''}`));
+  page.on('pageerror', (e) => console.error(`bench: page error: ${e.message}`));
   return page;
 }
 

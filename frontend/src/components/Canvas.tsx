@@ -21,8 +21,10 @@ import { SpecNode } from './SpecNode';
 /** Node components, at module scope so that xyflow never remounts them. */
 const nodeTypes = { spec: SpecNode };
 
-/** Below this zoom, node text other than the type is hidden. */
+/** Below this zoom, node text other than the type is hidden; below TINY_ZOOM (text a few pixels
+ * high) nodes are plain boxes. */
 const FAR_ZOOM = 0.45;
+const TINY_ZOOM = 0.22;
 
 /** The MIME type a palette item carries when dragged onto the canvas. */
 export const DRAG_TYPE = 'application/x-atoll-node';
@@ -73,6 +75,7 @@ export function Canvas() {
   // Zoomed out, nodes drop their small text (CSS only: no node re-renders). Zoomed in, only the
   // nodes and edges on screen are drawn; zoomed out that costs more than it saves while panning.
   const far = useFlowStore((s) => s.transform[2] < FAR_ZOOM);
+  const tiny = useFlowStore((s) => s.transform[2] < TINY_ZOOM);
 
   // A graph opens fitted to the view; an empty one at 100 %. (xyflow defers fitView until the
   // nodes are measured, so it is only asked for when there are nodes.)
@@ -151,7 +154,7 @@ export function Canvas() {
   }
 
   return (
-    <div ref={wrapper} className={far ? 'canvas far' : 'canvas'} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
+    <div ref={wrapper} className={tiny ? 'canvas far tiny' : far ? 'canvas far' : 'canvas'} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
       <ReactFlow<FlowNode>
         nodes={nodes}
         edges={edges}

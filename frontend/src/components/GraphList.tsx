@@ -78,7 +78,7 @@ export function GraphList() {
                   setEditing(g.id);
                   setName(g.name);
                 }}
-                title="Click to open, double-click to rename"
+                title={`${g.name} (v${g.version}): click to open, double-click to rename`}
               >
                 {g.name}
                 <span className="graph-version">v{g.version}</span>
