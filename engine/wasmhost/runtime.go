@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -191,7 +192,8 @@ func forbiddenWASI(name string) bool {
 
 // calibrate measures how much fuel a tight metered loop burns per millisecond: the fastest
 // rate any guest can burn fuel, so a budget of max_call_ms × rate stops such a loop at about its
-// deadline (slower code is stopped by the watchdog). The best of a few runs is kept.
+// deadline (slower code is stopped by the watchdog). The best of a few runs of the thread's CPU
+// time is kept.
 func (r *Runtime) calibrate(ctx context.Context) (int64, error) {
 	wasm, _, err := meter.Instrument(calibrationModule, meter.Options{})
 	if err != nil {
@@ -209,16 +211,26 @@ func (r *Runtime) calibrate(ctx context.Context) (int64, error) {
 	defer mod.Close(ctx)
 	spin := mod.ExportedFunction("spin")
 	fuel := mod.ExportedGlobal(meter.FuelExport).(api.MutableGlobal)
-	const iterations = 1 << 20
+	// The thread's CPU time where the OS gives it (Linux), else wall time: on a loaded machine
+	// wall time would make the rate, and so every budget, too small.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	clock := func() time.Duration {
+		if d, ok := threadCPUTime(); ok {
+			return d
+		}
+		return time.Duration(time.Now().UnixNano())
+	}
+	const iterations = 1 << 21
 	var best int64
 	for i := 0; i < 5; i++ {
 		const start = int64(1) << 60
 		fuel.Set(uint64(start))
-		t0 := time.Now()
+		t0 := clock()
 		if _, err := spin.Call(ctx, iterations); err != nil {
 			return 0, err
 		}
-		el := time.Since(t0)
+		el := clock() - t0
 		used := start - int64(fuel.Get())
 		if el <= 0 {
 			continue
