@@ -141,6 +141,13 @@ const scenarios = {
     await page.getByTestId('compare').click();
     await page.getByTestId('diff').filter({ hasText: gen }).waitFor({ timeout: T });
     await page.screenshot({ path: join(shots, '04-reloaded-history.png') });
+
+    // Restoring v1 (the empty graph) saves it as v3.
+    await page.getByTestId('restore-1').click();
+    await page.waitForFunction(() => window.__atoll.getState().info?.version === 3, null, { timeout: T });
+    const n = await page.evaluate(() => window.__atoll.getState().nodes.length);
+    assert(n === 0, `restored v1 has ${n} nodes, want 0`);
+    await page.getByTestId('version-3').waitFor({ timeout: T });
     assert(errors.length === 0, `page errors: ${errors.join(' | ')}`);
     await page.close();
   },
@@ -210,6 +217,45 @@ const scenarios = {
       { timeout: T },
     );
     await page.screenshot({ path: join(shots, '06-asset-picker.png') });
+    await page.close();
+  },
+
+  async 'keyboard editing: copy, paste, delete, undo, redo'({ context, url, types }) {
+    const { page, errors } = await openStudio(context, url);
+    await newGraph(page);
+    const gen = nodeID(types.gen);
+    const map = nodeID(types.map);
+    await dropNode(page, types.gen, 200, 200);
+    await dropNode(page, types.map, 520, 200);
+    await page.getByTestId(`node-${map}`).waitFor({ timeout: T });
+    await connect(page, gen, types.spec(types.gen).outputs[0].name, map, types.spec(types.map).inputs[0].name);
+    const count = () => page.evaluate(() => [window.__atoll.getState().nodes.length, window.__atoll.getState().edges.length]);
+    const want = async (n, e, what) => {
+      await page.waitForFunction(([n, e]) => window.__atoll.getState().nodes.length === n && window.__atoll.getState().edges.length === e, [n, e], { timeout: T }).catch(() => {});
+      const [gn, ge] = await count();
+      assert(gn === n && ge === e, `${what}: ${gn} nodes, ${ge} edges; want ${n}, ${e}`);
+    };
+    await want(2, 1, 'connected');
+
+    // Select both (Ctrl+A on the canvas), copy, paste: the copies keep their edge.
+    await page.locator('.react-flow__pane').click({ position: { x: 30, y: 30 } });
+    await page.keyboard.press('Control+a');
+    await page.keyboard.press('Control+c');
+    await page.keyboard.press('Control+v');
+    await want(4, 2, 'after paste');
+    await page.getByTestId(`node-${nodeID(types.map, 2)}`).waitFor({ timeout: T });
+
+    // The pasted nodes are selected: Delete removes them and their edge in one step.
+    await page.keyboard.press('Delete');
+    await want(2, 1, 'after delete');
+    await page.keyboard.press('Control+z');
+    await want(4, 2, 'after undo');
+    await page.keyboard.press('Control+Shift+z');
+    await want(2, 1, 'after redo');
+    await page.keyboard.press('Control+z');
+    await page.keyboard.press('Control+z');
+    await want(2, 1, 'after undoing the paste');
+    assert(errors.length === 0, `page errors: ${errors.join(' | ')}`);
     await page.close();
   },
 
