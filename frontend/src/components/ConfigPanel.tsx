@@ -36,6 +36,9 @@ export function assetUISchema(schema: JSONSchema | undefined): UiSchema {
     ui.items = { 'ui:label': false };
   }
   const props = schema.properties as Record<string, JSONSchema> | undefined;
+  // Field order: the spec's, when the schema carries it (x-order), since JSON objects lose it.
+  const order = schema['x-order'];
+  if (Array.isArray(order) && order.length) ui['ui:order'] = [...order.filter((k) => props && k in props), '*'];
   for (const [k, s] of Object.entries(props ?? {})) {
     const sub = assetUISchema(s);
     if (Object.keys(sub).length) ui[k] = sub;

@@ -141,3 +141,10 @@ describe('form ui schema', () => {
     });
   });
 });
+
+describe('form field order', () => {
+  it('follows x-order when the schema has it', () => {
+    const schema = { type: 'object', 'x-order': ['mode', 'count', 'gone'], properties: { count: { type: 'integer' }, mode: { type: 'string' }, rate: { type: 'number' } } };
+    expect(assetUISchema(schema)).toEqual({ 'ui:order': ['mode', 'count', '*'] });
+  });
+});
