@@ -1,7 +1,8 @@
 # WebAssembly functions (engine/wasmhost, sdk/, examples/functions). `wasm-examples` builds every
 # example and test guest from source into examples/functions/build/ (gitignored); the host's
 # tests run `make -f mk/wasm.mk wasm-examples` themselves, so this fragment also works alone.
-# `test-wasm` runs the host tests under the race detector; `bench-wasm` prints the table rows.
+# `test-wasm` runs the host tests under the race detector, `fuzz-wasm` fuzzes the module rewriter,
+# `bench-wasm` prints the table rows.
 
 GO        ?= go
 CLANG     ?= clang
@@ -21,10 +22,10 @@ WASM_ALL := $(WASM_GO:%=$(WASM_OUT)/go-%.wasm) $(WASM_GO_BAD:%=$(WASM_OUT)/bad-%
 	$(WASM_OUT)/c-moment.wasm $(WASM_OUT)/rust-moment.wasm $(WASM_C_BAD:%=$(WASM_OUT)/bad-%.wasm)
 
 PREREQS += wasm-examples
-TESTS   += test-wasm
+TESTS   += test-wasm fuzz-wasm
 BENCHES += bench-wasm
 
-.PHONY: wasm-examples test-wasm bench-wasm
+.PHONY: wasm-examples test-wasm fuzz-wasm bench-wasm
 
 wasm-examples: $(WASM_ALL)
 
@@ -51,6 +52,10 @@ $(WASM_OUT)/rust-moment.wasm: $(WASM_EX)/rust/moment/moment.rs | $(WASM_OUT)
 
 test-wasm: wasm-examples
 	$(GO) test -count=1 -race ./engine/wasmhost/... ./nodes/function/...
+
+# A short fuzzing pass over the module rewriter (it parses untrusted binaries).
+fuzz-wasm:
+	$(GO) test -run '^$$' -fuzz FuzzInstrument -fuzztime 20s ./engine/wasmhost/internal/meter/
 
 # Medians of 7 runs of CPU time on one core; see engine/wasmhost/RATIONALE.md.
 bench-wasm: wasm-examples
