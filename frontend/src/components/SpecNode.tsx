@@ -102,4 +102,8 @@ function SpecNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   );
 }
 
-export const SpecNode = memo(SpecNodeView);
+/** Re-rendered only when what it draws changes, not when xyflow measures or moves it. */
+export const SpecNode = memo(
+  SpecNodeView,
+  (a, b) => a.id === b.id && a.data === b.data && a.selected === b.selected,
+);
