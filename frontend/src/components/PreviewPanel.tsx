@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import type { Row, RowsEvent } from '../backend/types';
 import { outputPorts } from '../store/graph';
 import { useStudio } from '../store/store';
@@ -40,32 +40,49 @@ export function cell(v: unknown): string {
   return s.length > 120 ? s.slice(0, 117) + '…' : s;
 }
 
+// Each row keeps the number it got on arrival, so an update adds and drops table rows instead
+// of redrawing them all.
+const rowSeq = new WeakMap<Row, number>();
+let nextSeq = 0;
+function seqOf(r: Row): number {
+  let n = rowSeq.get(r);
+  if (n === undefined) rowSeq.set(r, (n = ++nextSeq));
+  return n;
+}
+
+const TableRow = memo(function TableRow({ r, cols, n }: { r: Row; cols: string; n: number }) {
+  return (
+    <tr data-testid="preview-row">
+      <td className="muted">{n}</td>
+      {cols.split('\u0000').filter(Boolean).map((c) => (
+        <td key={c}>{cell(r[c])}</td>
+      ))}
+    </tr>
+  );
+});
+
 /** The table of rows; a custom renderer of the preview, fed by a tap. */
 export function RowsTable({ rows }: { rows: Row[] }) {
   const cols = useMemo(() => {
     const seen = new Set<string>();
     for (const r of rows) for (const k of Object.keys(r)) if (seen.size < MAX_COLS) seen.add(k);
-    return [...seen];
+    return [...seen].join('\u0000');
   }, [rows]);
   return (
     <table className="rows-table" data-testid="preview-table">
       <thead>
         <tr>
           <th>#</th>
-          {cols.map((c) => (
+          {cols.split('\u0000').filter(Boolean).map((c) => (
             <th key={c}>{c}</th>
           ))}
         </tr>
       </thead>
       <tbody>
-        {rows.map((r, i) => (
-          <tr key={i} data-testid="preview-row">
-            <td className="muted">{rows.length - i}</td>
-            {cols.map((c) => (
-              <td key={c}>{cell(r[c])}</td>
-            ))}
-          </tr>
-        ))}
+        {rows.map((r) => {
+          const n = seqOf(r);
+          return <TableRow key={n} r={r} cols={cols} n={n} />;
+        })}
       </tbody>
     </table>
   );
