@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 )
 
@@ -27,9 +28,10 @@ var littleEndianHost = func() bool {
 
 // Encoder encodes batches, reusing its buffers and name table between calls.
 type Encoder struct {
-	buf   []byte
-	names []string
-	index map[string]uint32
+	buf     []byte
+	names   []string
+	index   map[string]uint32 // name -> index, once names outgrow a linear scan
+	prevIdx []uint32
 }
 
 // AppendBatch appends the encoding of b to dst and returns the extended slice.
@@ -45,14 +47,173 @@ func (e *Encoder) Encode(b *Batch) []byte {
 	return e.encode(b)
 }
 
+// smallNames is the name-table size up to which the encoder finds names by a linear scan (most
+// batches have a handful of names); past it, by a map.
+const smallNames = 16
+
+// sameName reports whether two names are equal, comparing the pointers first: names decoded from
+// one batch, and names that are string constants, share their bytes.
+func sameName(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
+// nameIndex returns the index of name in the table, adding it when absent.
+func (e *Encoder) nameIndex(name string) uint32 {
+	if len(e.names) <= smallNames {
+		for i, n := range e.names {
+			if sameName(n, name) {
+				return uint32(i)
+			}
+		}
+		e.names = append(e.names, name)
+		if len(e.names) > smallNames {
+			if e.index == nil {
+				e.index = make(map[string]uint32)
+			}
+			for i, n := range e.names {
+				e.index[n] = uint32(i)
+			}
+		}
+		return uint32(len(e.names) - 1)
+	}
+	if i, ok := e.index[name]; ok {
+		return i
+	}
+	e.index[name] = uint32(len(e.names))
+	e.names = append(e.names, name)
+	return uint32(len(e.names) - 1)
+}
+
+// fixedSize is the encoded size of a null, bool, int, float or timestamp value, tag included.
+var fixedSize = [...]int{KindNull: 1, KindBool: 2, KindInt: 9, KindFloat: 9, KindTimestamp: 9}
+
+// valueSize returns the encoded size of v, at most 3 bytes more (float32 padding) per array.
+func valueSize(v Value) int {
+	switch v.kind {
+	case KindString, KindBytes:
+		return 5 + int(v.num)
+	case KindList:
+		l, _ := v.AsList()
+		n := 5
+		for _, e := range l {
+			n += valueSize(e)
+		}
+		return n
+	case KindFloat32s:
+		return 8 + 4*int(v.num)
+	}
+	if int(v.kind) < len(fixedSize) {
+		return fixedSize[v.kind]
+	}
+	return 1
+}
+
 func (e *Encoder) encode(b *Batch) []byte {
+	if !littleEndianHost {
+		return e.encodeAppend(b)
+	}
+	if e.index != nil {
+		clear(e.index)
+	}
+	e.names = e.names[:0]
+	// Name table and size first: one pass over the rows, with a fast path for rows shaped like
+	// the last.
+	size := headerSize
+	var prev Row
+	for _, r := range b.Rows {
+		size += 4 + 4*len(r)
+		for j := range r {
+			size += valueSize(r[j].Value)
+			if j < len(prev) && sameName(prev[j].Name, r[j].Name) {
+				continue
+			}
+			e.nameIndex(r[j].Name)
+		}
+		prev = r
+	}
+	for _, n := range e.names {
+		size += 4 + len(n)
+	}
+	start := len(e.buf)
+	buf := e.appendHeader(slices.Grow(e.buf, size), len(b.Rows))
+	// The rows, written in place: buf has room for all of them (size is an upper bound), and a
+	// single store per number costs far less than appending byte by byte, most of all in Wasm.
+	o := len(buf)
+	p := unsafe.Pointer(unsafe.SliceData(buf))
+	prev = nil
+	prevIdx := e.prevIdx[:0]
+	for _, r := range b.Rows {
+		*(*uint32)(unsafe.Add(p, o)) = uint32(len(r))
+		o += 4
+		for j := range r {
+			f := &r[j]
+			var idx uint32
+			if j < len(prevIdx) {
+				if j < len(prev) && sameName(prev[j].Name, f.Name) {
+					idx = prevIdx[j]
+				} else {
+					idx = e.nameIndex(f.Name)
+					prevIdx[j] = idx
+				}
+			} else {
+				idx = e.nameIndex(f.Name)
+				prevIdx = append(prevIdx, idx)
+			}
+			*(*uint32)(unsafe.Add(p, o)) = idx
+			v := f.Value
+			*(*byte)(unsafe.Add(p, o+4)) = byte(v.kind)
+			o += 5
+			switch v.kind {
+			case KindInt, KindFloat, KindTimestamp:
+				*(*uint64)(unsafe.Add(p, o)) = v.num
+				o += 8
+			case KindString, KindBytes:
+				*(*uint32)(unsafe.Add(p, o)) = uint32(v.num)
+				o += 4
+				if v.num > 0 {
+					copy(unsafe.Slice((*byte)(unsafe.Add(p, o)), int(v.num)), unsafe.Slice((*byte)(v.ptr), int(v.num)))
+					o += int(v.num)
+				}
+			case KindNull:
+			case KindBool:
+				*(*byte)(unsafe.Add(p, o)) = byte(v.num)
+				o++
+			default:
+				buf = appendValue(buf[:o-1], start, v)
+				o = len(buf)
+				p = unsafe.Pointer(unsafe.SliceData(buf))
+			}
+		}
+		prev = r
+	}
+	e.prevIdx = prevIdx
+	buf = buf[:o]
+	e.buf = buf
+	return buf
+}
+
+// appendHeader appends the header and the name table.
+func (e *Encoder) appendHeader(buf []byte, nrows int) []byte {
+	buf = append(buf, Magic...)
+	buf = binary.LittleEndian.AppendUint16(buf, CodecVersion)
+	buf = binary.LittleEndian.AppendUint16(buf, 0)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(nrows))
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(e.names)))
+	for _, n := range e.names {
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(n)))
+		buf = append(buf, n...)
+	}
+	return buf
+}
+
+// encodeAppend is encode for big-endian hosts: it appends byte by byte.
+func (e *Encoder) encodeAppend(b *Batch) []byte {
 	if e.index == nil {
 		e.index = make(map[string]uint32)
 	} else {
 		clear(e.index)
 	}
 	e.names = e.names[:0]
-	// Name table first: one pass over the rows, with a fast path for rows shaped like the last.
 	var prev Row
 	for _, r := range b.Rows {
 		for j := range r {
@@ -67,15 +228,7 @@ func (e *Encoder) encode(b *Batch) []byte {
 		prev = r
 	}
 	start := len(e.buf)
-	buf := append(e.buf, Magic...)
-	buf = binary.LittleEndian.AppendUint16(buf, CodecVersion)
-	buf = binary.LittleEndian.AppendUint16(buf, 0)
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(b.Rows)))
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(e.names)))
-	for _, n := range e.names {
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(n)))
-		buf = append(buf, n...)
-	}
+	buf := e.appendHeader(e.buf, len(b.Rows))
 	prev = nil
 	var prevIdx []uint32
 	for _, r := range b.Rows {

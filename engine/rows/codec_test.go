@@ -108,7 +108,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(AppendBatch(nil, sampleBatch()))
 	f.Add(AppendBatch(nil, &Batch{}))
 	f.Add(AppendBatch(nil, &Batch{Rows: []Row{{{"a", List([]Value{Int(1), List(nil)})}}}}))
+	var dec Decoder
 	f.Fuzz(func(t *testing.T, data []byte) {
+		dec.Spare = len(data) % 3
+		checkDecoder(t, &dec, data) // the reusing decoder agrees with the reference
 		b, err := Decode(data)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
@@ -116,8 +119,13 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		// Whatever decodes re-encodes and decodes to the same rows.
-		again, err := Decode(AppendBatch(nil, b))
+		// Whatever decodes re-encodes (in place or by appending, alike) and decodes to the same rows.
+		enc := AppendBatch(nil, b)
+		var ref Encoder
+		if !bytes.Equal(ref.encodeAppend(b), enc) {
+			t.Fatalf("encoders differ")
+		}
+		again, err := Decode(enc)
 		if err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}

@@ -54,6 +54,10 @@ func (e *Emitter) Fail(r rows.Row, reason error) {
 // handler is the registered batch function.
 var handler func(in *rows.Batch, e *Emitter) error
 
+// perRow reports that the handler emits nothing for an empty batch (Map, FlatMap, Filter), so
+// that Process answers one without decoding it or calling the handler.
+var perRow bool
+
 // initFn is the registered config handler.
 var initFn func(config []byte) error
 
@@ -62,23 +66,26 @@ func setHandler(h func(in *rows.Batch, e *Emitter) error) {
 		panic("atoll: more than one handler registered")
 	}
 	handler = h
+	perRow = false
 }
 
 // Map registers fn, applied to each row: the returned row is emitted, or the input row goes to
-// errors with the returned error. fn may modify and return its argument: it is a copy with room
-// for two more fields, in memory the SDK reuses for the next batch (so fn must not keep it).
+// errors with the returned error. fn may modify and return its argument: it has room for two
+// more fields, in memory the SDK reuses for the next batch (so fn must not keep it).
 func Map(fn func(r rows.Row) (rows.Row, error)) {
 	setHandler(func(in *rows.Batch, e *Emitter) error {
-		for _, r := range in.Rows {
-			out, err := fn(state.roomy(r))
+		for i, r := range in.Rows {
+			out, err := fn(r)
 			if err != nil {
-				e.Fail(r, err)
+				// fn may have changed r in place: the errors port gets the row as it came in.
+				e.Fail(state.original(i), err)
 				continue
 			}
-			e.Emit(out)
+			e.out.Rows = append(e.out.Rows, out)
 		}
 		return nil
 	})
+	perRow = true
 }
 
 // FlatMap registers fn, which may emit any number of rows for each input row. On error, the
@@ -92,6 +99,7 @@ func FlatMap(fn func(r rows.Row, emit func(rows.Row)) error) {
 		}
 		return nil
 	})
+	perRow = true
 }
 
 // Filter registers fn: rows for which it returns true pass unchanged, the others are dropped.
@@ -109,9 +117,11 @@ func Filter(fn func(r rows.Row) (bool, error)) {
 		}
 		return nil
 	})
+	perRow = true
 }
 
-// Batch registers fn, which sees the whole batch. An error fails every input row with it.
+// Batch registers fn, which sees the whole batch. An error fails every input row with it. The
+// batch and its rows live in memory the SDK reuses for the next batch: fn must not keep them.
 func Batch(fn func(in *rows.Batch, e *Emitter) error) { setHandler(fn) }
 
 // Init registers fn, called once per instance with the node's function config (JSON) before any
@@ -125,8 +135,13 @@ func Logf(level Level, format string, args ...any) { hostLog(level, fmt.Sprintf(
 // in a buffer owned by the SDK that stays valid until the next call. It is what atoll_process
 // calls; it is exported so that functions can be tested natively.
 func Process(in []byte) []byte {
+	if len(in) == len(emptyBatch) && string(in) == emptyBatch && (perRow || handler == nil) {
+		// The empty batch (no rows, no names) answers itself: the output is the same bytes.
+		return emptyOutput
+	}
 	state.out.Rows = state.out.Rows[:0]
-	b, err := rows.DecodeShared(in)
+	state.input, state.orig = in, nil
+	b, err := state.dec.DecodeShared(in)
 	if err != nil {
 		// The host never sends a malformed batch; say so loudly in the result.
 		state.out.Rows = append(state.out.Rows, rows.Row{{Name: ErrorField, Value: rows.String("guest: " + err.Error())}})
@@ -141,13 +156,13 @@ func Process(in []byte) []byte {
 	e := Emitter{out: &state.out}
 	if err := runHandler(b, &e); err != nil {
 		state.out.Rows = state.out.Rows[:0]
-		for _, r := range b.Rows {
+		for _, r := range state.originals().Rows {
 			e.Fail(r, err)
 		}
 	}
 	out := state.enc.Encode(&state.out)
 	clear(state.out.Rows) // drop references to this batch's rows
-	state.arena = state.arena[:0]
+	state.input, state.orig = nil, nil
 	// A Go guest never yields between calls, so a GC cycle's background mark worker only runs
 	// when the guest yields: until then every allocation pays for marking through assists and
 	// the cycle drags on over many batches. Yielding after every 256 KiB of input lets the
@@ -160,6 +175,11 @@ func Process(in []byte) []byte {
 	}
 	return out
 }
+
+// emptyBatch is the encoding of a batch with no rows; emptyOutput holds it for the host to read.
+const emptyBatch = rows.Magic + "\x01\x00\x00\x00" + "\x00\x00\x00\x00" + "\x00\x00\x00\x00"
+
+var emptyOutput = []byte(emptyBatch)
 
 func runHandler(b *rows.Batch, e *Emitter) (err error) {
 	defer func() {
@@ -187,22 +207,27 @@ type sdkState struct {
 	in         []byte
 	out        rows.Batch
 	enc        rows.Encoder
-	arena      []rows.Field
+	dec        rows.Decoder // with two spare fields per row (see Map)
+	input      []byte       // the batch being processed
+	orig       *rows.Batch  // input decoded afresh, once a row fails (see original)
 }
 
-// roomy copies r into the arena with room for two more fields, so that setting a field does not
-// allocate. The arena is reset by Process after each batch.
-func (s *sdkState) roomy(r rows.Row) rows.Row {
-	need := len(r) + 2
-	if cap(s.arena)-len(s.arena) < need {
-		// A new, bigger block: rows already handed out keep the old one alive until the batch
-		// ends; after a few batches one block holds a whole batch.
-		s.arena = make([]rows.Field, 0, max(4096, 2*need, 2*cap(s.arena)))
+func init() { state.dec.Spare = 2 }
+
+// original returns row i of the batch being processed as it came in: handlers may have changed
+// the decoded rows in place. The batch is decoded again, once, on the first failure.
+func (s *sdkState) original(i int) rows.Row { return s.originals().Rows[i] }
+
+// originals returns the batch being processed as it came in.
+func (s *sdkState) originals() *rows.Batch {
+	if s.orig == nil {
+		b, err := rows.DecodeShared(s.input)
+		if err != nil {
+			panic("atoll: input batch changed while processed: " + err.Error())
+		}
+		s.orig = b
 	}
-	start := len(s.arena)
-	s.arena = append(s.arena, r...)
-	s.arena = s.arena[:start+need]
-	return s.arena[start : start+len(r) : start+need]
+	return s.orig
 }
 
 // inputBuffer returns a buffer of n bytes for the host to write into, reusing the last one.

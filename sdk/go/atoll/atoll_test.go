@@ -112,3 +112,48 @@ func TestInit(t *testing.T) {
 		t.Fatalf("init: %v %q", err, got)
 	}
 }
+
+func TestMapFailSendsInputRow(t *testing.T) {
+	handler = nil
+	Map(func(r rows.Row) (rows.Row, error) {
+		n, _ := r[0].Value.AsInt()
+		r[0].Value = rows.Int(-n) // changed in place, then failed (for n == 2)
+		r.Set("extra", rows.Bool(true))
+		if n == 2 {
+			return nil, errors.New("two")
+		}
+		return r, nil
+	})
+	for round := 0; round < 3; round++ {
+		out := run(t, batch(1, 2, 3))
+		want := []string{`n=-1 extra=true`, `n=2 $error="two"`, `n=-3 extra=true`}
+		for i, r := range out.Rows {
+			got := ""
+			for j, f := range r {
+				if j > 0 {
+					got += " "
+				}
+				got += f.Name + "=" + f.Value.String()
+			}
+			if got != want[i] {
+				t.Errorf("round %d row %d: %s, want %s", round, i, got, want[i])
+			}
+		}
+	}
+}
+
+func TestEmptyBatch(t *testing.T) {
+	handler = nil
+	Map(func(r rows.Row) (rows.Row, error) { return r, nil })
+	if got, want := string(Process(rows.AppendBatch(nil, &rows.Batch{}))), emptyBatch; got != want {
+		t.Fatalf("empty batch: %q, want %q", got, want)
+	}
+	handler = nil
+	Batch(func(in *rows.Batch, e *Emitter) error { // a batch handler may emit on empty input
+		e.Emit(rows.Row{{Name: "tick", Value: rows.Int(1)}})
+		return nil
+	})
+	if out := run(t, &rows.Batch{}); len(out.Rows) != 1 {
+		t.Fatalf("batch handler on an empty batch: %v", out.Rows)
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,12 +27,28 @@ var (
 	runs      = flag.Int("runs", 7, "runs per figure (the median is printed)")
 	benchtime = flag.Duration("benchtime", 300*time.Millisecond, "time per run")
 	dir       = flag.String("dir", "examples/functions/build", "directory of the built example modules")
+	guestList = flag.String("guests", "go-moment,c-moment,rust-moment", "comma-separated guest modules to measure")
+	sizeList  = flag.String("sizes", "", "comma-separated batch sizes (default: all of bench.BatchSizes)")
+	only      = flag.String("only", "", "measure only this part: rows, empty, start or memory (default: all)")
 )
 
-var guests = []string{"go-moment", "c-moment", "rust-moment"}
+var guests []string
 
 func main() {
 	flag.Parse()
+	guests = strings.Split(*guestList, ",")
+	sizes := bench.BatchSizes
+	if *sizeList != "" {
+		sizes = nil
+		for _, f := range strings.Split(*sizeList, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 0 {
+				fail(fmt.Errorf("-sizes: bad size %q", f))
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	part := func(name string) bool { return *only == "" || *only == name }
 	ctx := context.Background()
 	cacheDir, err := os.MkdirTemp("", "atoll-wasmbench-")
 	if err != nil {
@@ -55,7 +73,10 @@ func main() {
 	procs := runtime.GOMAXPROCS(0)
 	row("runtime start (fuel calibration)", fmt.Sprintf("%.1f", float64(calib.Microseconds())/1000), "ms", fmt.Sprintf("%d fuel/ms", rt.FuelPerMS()))
 
-	for _, size := range bench.BatchSizes {
+	for _, size := range sizes {
+		if !part("rows") {
+			break
+		}
 		in := bench.MomentBatch(size)
 		native := median(func(n int) {
 			for range n {
@@ -89,6 +110,9 @@ func main() {
 
 	empty := &rows.Batch{}
 	for _, g := range guests {
+		if !part("empty") {
+			break
+		}
 		f := function(ctx, rt, wasm[g], wasmhost.Limits{})
 		ns := median(func(n int) {
 			for range n {
@@ -102,6 +126,9 @@ func main() {
 	}
 
 	for _, g := range guests {
+		if !part("start") {
+			break
+		}
 		ns := median(func(n int) {
 			for range n {
 				r, err := wasmhost.NewRuntime(ctx, wasmhost.Config{CacheDir: cacheDir, FuelPerMS: rt.FuelPerMS()})
@@ -140,6 +167,9 @@ func main() {
 	}
 
 	for _, g := range guests {
+		if !part("memory") {
+			break
+		}
 		m, err := rt.Load(ctx, wasm[g], wasmhost.Limits{})
 		if err != nil {
 			fail(err)
