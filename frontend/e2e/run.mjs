@@ -111,6 +111,16 @@ const scenarios = {
     assert(firstCell.includes('n'), `preview table columns ${firstCell.join(',')} lack "n"`);
     await page.screenshot({ path: join(shots, '02-running-preview.png') });
 
+    // Pause holds the table still while rows keep flowing; resume takes them again.
+    const seen = () => page.getByTestId('preview-count').innerText().then((t) => parseInt(t, 10));
+    await page.getByTestId('preview-pause').click();
+    await page.waitForTimeout(300);
+    const held = await seen();
+    await page.waitForTimeout(700);
+    assert((await seen()) === held, 'the preview kept counting rows while paused');
+    await page.getByTestId('preview-pause').click();
+    await page.waitForFunction((h) => parseInt(document.querySelector('[data-testid=preview-count]').innerText, 10) > h, held, { timeout: T });
+
     await page.getByTestId('stop').click();
     await page.waitForFunction(
       () => ['stopped', 'finished'].includes(window.__atoll.getState().run?.status),

@@ -62,6 +62,10 @@ export function App() {
   const nLogs = useStudio((s) => s.logs.length);
   const preview = useStudio((s) => s.preview);
   const run = useStudio((s) => s.run);
+  const title = useStudio((s) => (s.info ? `${s.dirty() ? '● ' : ''}${s.info.name} — Atoll Studio` : 'Atoll Studio'));
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
 
   useEffect(() => {
     window.addEventListener('keydown', onKey);
