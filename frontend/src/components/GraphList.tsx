@@ -80,7 +80,7 @@ export function GraphList() {
                 }}
                 title={`${g.name} (v${g.version}): click to open, double-click to rename`}
               >
-                {g.name}
+                <span className="graph-name-text">{g.name}</span>
                 <span className="graph-version">v{g.version}</span>
               </span>
             )}
