@@ -36,6 +36,11 @@ export function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'string') return v.length > 120 ? v.slice(0, 117) + '…' : v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  // Audio frames and tensors are long arrays: the size and the first values.
+  if (Array.isArray(v) && v.length > 12) {
+    const head = v.slice(0, 6).map((x) => (typeof x === 'number' ? +x.toPrecision(4) : x));
+    return `[${v.length}] ${JSON.stringify(head).slice(0, -1)},…]`;
+  }
   const s = JSON.stringify(v);
   return s.length > 120 ? s.slice(0, 117) + '…' : s;
 }

@@ -107,6 +107,7 @@ describe('preview', () => {
     expect(rowTime({ ts: 1_700_000_000_000_000_000 })).toBe(1_700_000_000_000);
     expect(rowTime({ n: 5 })).toBeUndefined();
     expect(cell({ a: 1 })).toBe('{"a":1}');
+    expect(cell(Array.from({ length: 4096 }, (_, i) => i / 3))).toBe('[4096] [0,0.3333,0.6667,1,1.333,1.667,…]');
   });
 
   it('routes tap rows and run events to their handlers', () => {
