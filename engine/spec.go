@@ -99,7 +99,9 @@ func (s *Spec) Input(name string) (Port, bool) {
 func (s *Spec) ConfigSchema() map[string]any {
 	props := map[string]any{}
 	var required []string
+	order := make([]string, 0, len(s.Fields))
 	for _, f := range s.Fields {
+		order = append(order, f.Name)
 		var p map[string]any
 		if f.Schema != nil {
 			p = map[string]any{}
@@ -144,6 +146,8 @@ func (s *Spec) ConfigSchema() map[string]any {
 		"type":                 "object",
 		"properties":           props,
 		"additionalProperties": false,
+		// JSON objects have no order; forms show fields in the spec's order.
+		"x-order": order,
 	}
 	if len(required) > 0 {
 		schema["required"] = required

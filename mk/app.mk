@@ -23,7 +23,7 @@ app-web:
 	else echo "app: frontend/dist is not built (make frontend): the studio will say so"; fi
 
 # go build is incremental: these always run and cost little when nothing changed.
-bin/atoll: app-web
+bin/atoll: frontend app-web
 	CGO_ENABLED=1 $(GO) build -ldflags "$(APP_LDFLAGS)" -o $@ .
 
 bin/atoll-desktop: frontend app-web
