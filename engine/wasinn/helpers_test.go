@@ -3,6 +3,7 @@ package wasinn_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/atoll-studio/atoll/internal/testnodes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,20 +63,8 @@ func readData(t testing.TB, rel string) []byte {
 	return b
 }
 
-// capture is a sink that keeps every row.
-type capture struct {
-	mu   sync.Mutex
-	rows []rows.Row
-}
-
-func (c *capture) Process(_ context.Context, _ string, b *rows.Batch, _ engine.Output) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, r := range b.Rows {
-		c.rows = append(c.rows, r.Clone())
-	}
-	return nil
-}
+// capture is the shared test sink.
+type capture = testnodes.Capture
 
 // owlFrames runs source.wav → transform.resample (16 kHz) → transform.frame (15600/8000) on
 // tawnyowl.wav and returns the YAMNet windows, as the birds graph feeds its classifier.
@@ -84,9 +73,7 @@ func owlFrames(t testing.TB) []rows.Row {
 	wav := testdata.Path(t, "audio/birds/tawnyowl.wav")
 	var c capture
 	cat := nodes.New()
-	cat.Register(engine.Spec{ID: "test.capture", Category: "sink", Headless: true,
-		Inputs: []engine.Port{{Name: "in", Type: "any", Required: true}},
-		New:    func(engine.BuildContext, json.RawMessage) (engine.Node, error) { return &c, nil }})
+	testnodes.Register(cat, "test.capture", &c)
 	src, _ := json.Marshal(map[string]any{"path": wav, "frame": 4800})
 	doc, err := graph.Parse([]byte(`{"version":1,"id":"frames","name":"frames","nodes":[
 		{"id":"wav","type":"source.wav","config":` + string(src) + `},
@@ -109,10 +96,10 @@ func owlFrames(t testing.TB) []rows.Row {
 	if err := r.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.rows) < 20 {
-		t.Fatalf("tawnyowl.wav gave %d windows, want about 30", len(c.rows))
+	if c.Len() < 20 {
+		t.Fatalf("tawnyowl.wav gave %d windows, want about 30", c.Len())
 	}
-	return c.rows
+	return c.Rows()
 }
 
 // classifier starts the classifier guest on a runtime that offers wasi_ephemeral_nn, with the

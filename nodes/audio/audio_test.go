@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/atoll-studio/atoll/internal/testnodes"
 	"math"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,27 +19,11 @@ import (
 	"github.com/atoll-studio/atoll/nodes"
 )
 
-type capture struct {
-	mu   sync.Mutex
-	rows []rows.Row
-}
-
-func (c *capture) Process(_ context.Context, _ string, b *rows.Batch, _ engine.Output) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, r := range b.Rows {
-		c.rows = append(c.rows, r.Clone())
-	}
-	return nil
-}
-
 func runAudioGraph(t *testing.T, nodesJSON, edgesJSON string) []rows.Row {
 	t.Helper()
-	c := &capture{}
+	c := &testnodes.Capture{}
 	cat := nodes.New()
-	cat.Register(engine.Spec{ID: "test.capture", Category: "sink", Headless: true,
-		Inputs: []engine.Port{{Name: "in", Type: "any", Required: true}},
-		New:    func(engine.BuildContext, json.RawMessage) (engine.Node, error) { return c, nil }})
+	testnodes.Register(cat, "test.capture", c)
 	doc, err := graph.Parse([]byte(fmt.Sprintf(`{"version":1,"id":"a","name":"a","nodes":[%s],"edges":[%s]}`, nodesJSON, edgesJSON)))
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +38,7 @@ func runAudioGraph(t *testing.T, nodesJSON, edgesJSON string) []rows.Row {
 	if err := r.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	return c.rows
+	return c.Rows()
 }
 
 func edge(from, to string) string {

@@ -2,9 +2,8 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"sync"
+	"github.com/atoll-studio/atoll/internal/testnodes"
 	"testing"
 	"time"
 
@@ -14,33 +13,13 @@ import (
 	"github.com/atoll-studio/atoll/nodes"
 )
 
-// capture is a test sink that keeps every row it gets.
-type capture struct {
-	mu   sync.Mutex
-	rows []rows.Row
-}
-
-func (c *capture) Process(_ context.Context, _ string, b *rows.Batch, _ engine.Output) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, r := range b.Rows {
-		c.rows = append(c.rows, r.Clone())
-	}
-	return nil
-}
-
-func (c *capture) Rows() []rows.Row {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]rows.Row(nil), c.rows...)
-}
+// capture is the shared test sink.
+type capture = testnodes.Capture
 
 // catalogWithCapture returns the default catalog plus "test.capture" sinks that all write to c.
 func catalogWithCapture(c *capture) *engine.Catalog {
 	cat := nodes.New()
-	cat.Register(engine.Spec{ID: "test.capture", Category: "sink", Headless: true,
-		Inputs: []engine.Port{{Name: "in", Type: "any", Required: true}},
-		New:    func(engine.BuildContext, json.RawMessage) (engine.Node, error) { return c, nil }})
+	testnodes.Register(cat, "test.capture", c)
 	return cat
 }
 

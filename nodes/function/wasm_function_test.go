@@ -2,12 +2,11 @@ package function_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"github.com/atoll-studio/atoll/internal/testnodes"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,34 +20,13 @@ import (
 	_ "github.com/atoll-studio/atoll/nodes/function"
 )
 
-// capture is a test sink that keeps every row it gets.
-type capture struct {
-	mu   sync.Mutex
-	rows []rows.Row
-}
-
-func (c *capture) Process(_ context.Context, _ string, b *rows.Batch, _ engine.Output) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, r := range b.Rows {
-		c.rows = append(c.rows, r.Clone())
-	}
-	return nil
-}
-
-func (c *capture) Rows() []rows.Row {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]rows.Row(nil), c.rows...)
-}
+// capture is the shared test sink.
+type capture = testnodes.Capture
 
 func catalog(out, errs *capture) *engine.Catalog {
 	cat := nodes.New()
 	for id, c := range map[string]*capture{"test.out": out, "test.errors": errs} {
-		c := c
-		cat.Register(engine.Spec{ID: id, Category: "sink", Headless: true,
-			Inputs: []engine.Port{{Name: "in", Type: "any", Required: true}},
-			New:    func(engine.BuildContext, json.RawMessage) (engine.Node, error) { return c, nil }})
+		testnodes.Register(cat, id, c)
 	}
 	return cat
 }
