@@ -101,100 +101,16 @@ func appendFloat(dst []byte, f float64, bits int) []byte {
 // ParseJSON reads one JSON object into a row, keeping key order. Integral numbers without a
 // fraction or exponent become ints, other numbers floats.
 func ParseJSON(data []byte) (Row, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
+	p := jsonParser{data: data}
+	r, err := p.object(0)
 	if err != nil {
-		return nil, fmt.Errorf("json: %w", err)
+		return nil, err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fmt.Errorf("json: expected an object, found %v", tok)
-	}
-	var r Row
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("json: byte %d: %w", dec.InputOffset(), err)
-		}
-		name := tok.(string)
-		v, err := jsonValue(dec, 0)
-		if err != nil {
-			return nil, fmt.Errorf("json: field %q: %w", name, err)
-		}
-		r.Set(name, v)
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("json: byte %d: %w", dec.InputOffset(), err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("json: trailing data at byte %d", dec.InputOffset())
+	p.ws()
+	if p.off != len(data) {
+		return nil, fmt.Errorf("json: trailing data at byte %d", p.off)
 	}
 	return r, nil
-}
-
-func jsonValue(dec *json.Decoder, depth int) (Value, error) {
-	if depth > maxListDepth {
-		return Value{}, fmt.Errorf("nested deeper than %d", maxListDepth)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return Value{}, fmt.Errorf("byte %d: %w", dec.InputOffset(), err)
-	}
-	switch t := tok.(type) {
-	case nil:
-		return Null(), nil
-	case bool:
-		return Bool(t), nil
-	case string:
-		return String(t), nil
-	case json.Number:
-		return NumberValue(string(t))
-	case json.Delim:
-		switch t {
-		case '[':
-			var l []Value
-			for dec.More() {
-				v, err := jsonValue(dec, depth+1)
-				if err != nil {
-					return Value{}, fmt.Errorf("item %d: %w", len(l), err)
-				}
-				l = append(l, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return Value{}, err
-			}
-			return List(l), nil
-		case '{':
-			// Re-encode the nested object compactly as a string value.
-			var buf bytes.Buffer
-			buf.WriteByte('{')
-			first := true
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return Value{}, err
-				}
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
-					return Value{}, err
-				}
-				if !first {
-					buf.WriteByte(',')
-				}
-				first = false
-				kb, _ := json.Marshal(k)
-				buf.Write(kb)
-				buf.WriteByte(':')
-				_ = json.Compact(&buf, raw)
-			}
-			if _, err := dec.Token(); err != nil {
-				return Value{}, err
-			}
-			buf.WriteByte('}')
-			return String(buf.String()), nil
-		}
-	}
-	return Value{}, fmt.Errorf("unexpected token %v", tok)
 }
 
 // NumberValue parses a JSON or CSV number: an int when it has no fraction or exponent and fits
