@@ -31,7 +31,8 @@ type Encoder struct {
 	buf     []byte
 	names   []string
 	index   map[string]uint32 // name -> index, once names outgrow a linear scan
-	prevIdx []uint32
+	slots   []nameSlot        // per field position, the last name seen there
+	scratch []byte            // rows, before the header and names go in front
 }
 
 // AppendBatch appends the encoding of b to dst and returns the extended slice.
@@ -51,17 +52,11 @@ func (e *Encoder) Encode(b *Batch) []byte {
 // batches have a handful of names); past it, by a map.
 const smallNames = 16
 
-// sameName reports whether two names are equal, comparing the pointers first: names decoded from
-// one batch, and names that are string constants, share their bytes.
-func sameName(a, b string) bool {
-	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
-}
-
 // nameIndex returns the index of name in the table, adding it when absent.
 func (e *Encoder) nameIndex(name string) uint32 {
 	if len(e.names) <= smallNames {
 		for i, n := range e.names {
-			if sameName(n, name) {
+			if equalName(n, name) {
 				return uint32(i)
 			}
 		}
@@ -84,110 +79,160 @@ func (e *Encoder) nameIndex(name string) uint32 {
 	return uint32(len(e.names) - 1)
 }
 
-// fixedSize is the encoded size of a null, bool, int, float or timestamp value, tag included.
-var fixedSize = [...]int{KindNull: 1, KindBool: 2, KindInt: 9, KindFloat: 9, KindTimestamp: 9}
+// kindClass sorts value kinds for the encoder and decoder: fixed-size payloads, string-like
+// payloads (u32 length, bytes) and the rest (lists, float32 arrays, unknown kinds).
+var kindClass = [256]uint8{KindNull: classFixed, KindBool: classFixed, KindInt: classFixed,
+	KindFloat: classFixed, KindTimestamp: classFixed, KindString: classString, KindBytes: classString,
+	KindList: classOther, KindFloat32s: classOther}
 
-// valueSize returns the encoded size of v, at most 3 bytes more (float32 padding) per array.
-func valueSize(v Value) int {
-	switch v.kind {
-	case KindString, KindBytes:
-		return 5 + int(v.num)
-	case KindList:
-		l, _ := v.AsList()
-		n := 5
-		for _, e := range l {
-			n += valueSize(e)
-		}
-		return n
-	case KindFloat32s:
-		return 8 + 4*int(v.num)
+const (
+	classOther  = 0
+	classFixed  = 1
+	classString = 2
+)
+
+// fixedLen is the payload size of the fixed-size kinds.
+var fixedLen = [256]uint8{KindNull: 0, KindBool: 1, KindInt: 8, KindFloat: 8, KindTimestamp: 8}
+
+// nameSlot remembers, for one field position, the last name seen there and its index.
+type nameSlot struct {
+	name string
+	idx  uint32
+}
+
+// slotIndex returns the index of name, seen at field position j, and remembers it there; it is
+// the slow path of encodeRows, which found another name in slot j (or none).
+func (e *Encoder) slotIndex(j int, name string) uint32 {
+	idx := e.nameIndex(name)
+	if j < len(e.slots) {
+		e.slots[j] = nameSlot{name, idx}
+	} else {
+		e.slots = append(e.slots, nameSlot{name, idx})
 	}
-	if int(v.kind) < len(fixedSize) {
-		return fixedSize[v.kind]
-	}
-	return 1
+	return idx
 }
 
 func (e *Encoder) encode(b *Batch) []byte {
-	if !littleEndianHost {
-		return e.encodeAppend(b)
+	if littleEndianHost {
+		e.resetNames()
+		if rs, ok := e.encodeRows(b); ok {
+			size := headerSize + len(rs)
+			for _, n := range e.names {
+				size += 4 + len(n)
+			}
+			buf := e.appendHeader(slices.Grow(e.buf, size), len(b.Rows))
+			buf = append(buf, rs...)
+			e.buf = buf
+			return buf
+		}
 	}
+	return e.encodeAppend(b)
+}
+
+func (e *Encoder) resetNames() {
 	if e.index != nil {
 		clear(e.index)
 	}
 	e.names = e.names[:0]
-	// Name table and size first: one pass over the rows, with a fast path for rows shaped like
-	// the last.
-	size := headerSize
+	e.slots = e.slots[:0]
+}
+
+// encodeRows encodes the rows of b into a scratch buffer in one pass, building the name table
+// as it goes; the caller puts the header and the names in front. Numbers are written with one
+// store each, fixed-size values without a branch on their kind, and a field whose name is the
+// one last seen at its position (the same string: names decoded from one batch and string
+// constants share their bytes) costs no lookup. All of this matters most in Wasm guests, where
+// every jump of Go code goes through a dispatch loop. It reports false for a batch with lists
+// or float32 arrays, whose alignment depends on where the rows start (see encodeAppend).
+func (e *Encoder) encodeRows(b *Batch) ([]byte, bool) {
+	w := e.scratch[:0]
+	o := 0
+	for _, r := range b.Rows {
+		if cap(w)-o < 4 {
+			w = slices.Grow(w[:o], 4+13*len(r))
+		}
+		*(*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(w)), o)) = uint32(len(r))
+		o += 4
+		for j := range r {
+			f := &r[j]
+			var idx uint32
+			if j < len(e.slots) && len(e.slots[j].name) == len(f.Name) &&
+				unsafe.StringData(e.slots[j].name) == unsafe.StringData(f.Name) {
+				idx = e.slots[j].idx
+			} else {
+				idx = e.slotIndex(j, f.Name)
+			}
+			if cap(w)-o < 13 { // index, tag and up to 8 bytes of payload
+				w = slices.Grow(w[:o], 13)
+			}
+			p := unsafe.Add(unsafe.Pointer(unsafe.SliceData(w)), o)
+			v := f.Value
+			*(*uint32)(p) = idx
+			*(*Kind)(unsafe.Add(p, 4)) = v.kind
+			switch kindClass[v.kind] {
+			case classFixed:
+				// All 8 bytes of num: for a bool the first is the value and the rest is
+				// overwritten or past the end.
+				*(*uint64)(unsafe.Add(p, 5)) = v.num
+				o += 5 + int(fixedLen[v.kind])
+			case classString:
+				n := int(v.num)
+				if cap(w)-o < 9+n {
+					w = slices.Grow(w[:o], 9+n)
+					p = unsafe.Add(unsafe.Pointer(unsafe.SliceData(w)), o)
+				}
+				*(*uint32)(unsafe.Add(p, 5)) = uint32(n)
+				o += 9
+				if n > 0 {
+					o += copy(w[o:cap(w)], unsafe.String((*byte)(v.ptr), n))
+				}
+			default:
+				e.scratch = w
+				return nil, false
+			}
+		}
+	}
+	e.scratch = w
+	return w[:o], true
+}
+
+// encodeAppend encodes b in two passes, names then rows, appending byte by byte: for batches
+// with lists or float32 arrays, and on big-endian hosts.
+func (e *Encoder) encodeAppend(b *Batch) []byte {
+	e.resetNames()
 	var prev Row
 	for _, r := range b.Rows {
-		size += 4 + 4*len(r)
 		for j := range r {
-			size += valueSize(r[j].Value)
-			if j < len(prev) && sameName(prev[j].Name, r[j].Name) {
+			if j < len(prev) && prev[j].Name == r[j].Name {
 				continue
 			}
 			e.nameIndex(r[j].Name)
 		}
 		prev = r
 	}
-	for _, n := range e.names {
-		size += 4 + len(n)
-	}
 	start := len(e.buf)
-	buf := e.appendHeader(slices.Grow(e.buf, size), len(b.Rows))
-	// The rows, written in place: buf has room for all of them (size is an upper bound), and a
-	// single store per number costs far less than appending byte by byte, most of all in Wasm.
-	o := len(buf)
-	p := unsafe.Pointer(unsafe.SliceData(buf))
+	buf := e.appendHeader(e.buf, len(b.Rows))
 	prev = nil
-	prevIdx := e.prevIdx[:0]
+	var prevIdx []uint32
 	for _, r := range b.Rows {
-		*(*uint32)(unsafe.Add(p, o)) = uint32(len(r))
-		o += 4
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(r)))
 		for j := range r {
-			f := &r[j]
 			var idx uint32
-			if j < len(prevIdx) {
-				if j < len(prev) && sameName(prev[j].Name, f.Name) {
-					idx = prevIdx[j]
-				} else {
-					idx = e.nameIndex(f.Name)
-					prevIdx[j] = idx
-				}
+			if j < len(prev) && j < len(prevIdx) && prev[j].Name == r[j].Name {
+				idx = prevIdx[j]
 			} else {
-				idx = e.nameIndex(f.Name)
+				idx = e.nameIndex(r[j].Name)
+			}
+			if j < len(prevIdx) {
+				prevIdx[j] = idx
+			} else {
 				prevIdx = append(prevIdx, idx)
 			}
-			*(*uint32)(unsafe.Add(p, o)) = idx
-			v := f.Value
-			*(*byte)(unsafe.Add(p, o+4)) = byte(v.kind)
-			o += 5
-			switch v.kind {
-			case KindInt, KindFloat, KindTimestamp:
-				*(*uint64)(unsafe.Add(p, o)) = v.num
-				o += 8
-			case KindString, KindBytes:
-				*(*uint32)(unsafe.Add(p, o)) = uint32(v.num)
-				o += 4
-				if v.num > 0 {
-					copy(unsafe.Slice((*byte)(unsafe.Add(p, o)), int(v.num)), unsafe.Slice((*byte)(v.ptr), int(v.num)))
-					o += int(v.num)
-				}
-			case KindNull:
-			case KindBool:
-				*(*byte)(unsafe.Add(p, o)) = byte(v.num)
-				o++
-			default:
-				buf = appendValue(buf[:o-1], start, v)
-				o = len(buf)
-				p = unsafe.Pointer(unsafe.SliceData(buf))
-			}
+			buf = binary.LittleEndian.AppendUint32(buf, idx)
+			buf = appendValue(buf, start, r[j].Value)
 		}
 		prev = r
 	}
-	e.prevIdx = prevIdx
-	buf = buf[:o]
 	e.buf = buf
 	return buf
 }
@@ -203,54 +248,6 @@ func (e *Encoder) appendHeader(buf []byte, nrows int) []byte {
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(n)))
 		buf = append(buf, n...)
 	}
-	return buf
-}
-
-// encodeAppend is encode for big-endian hosts: it appends byte by byte.
-func (e *Encoder) encodeAppend(b *Batch) []byte {
-	if e.index == nil {
-		e.index = make(map[string]uint32)
-	} else {
-		clear(e.index)
-	}
-	e.names = e.names[:0]
-	var prev Row
-	for _, r := range b.Rows {
-		for j := range r {
-			if j < len(prev) && prev[j].Name == r[j].Name {
-				continue
-			}
-			if _, ok := e.index[r[j].Name]; !ok {
-				e.index[r[j].Name] = uint32(len(e.names))
-				e.names = append(e.names, r[j].Name)
-			}
-		}
-		prev = r
-	}
-	start := len(e.buf)
-	buf := e.appendHeader(e.buf, len(b.Rows))
-	prev = nil
-	var prevIdx []uint32
-	for _, r := range b.Rows {
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(r)))
-		for j := range r {
-			var idx uint32
-			if j < len(prev) && j < len(prevIdx) && prev[j].Name == r[j].Name {
-				idx = prevIdx[j]
-			} else {
-				idx = e.index[r[j].Name]
-			}
-			if j < len(prevIdx) {
-				prevIdx[j] = idx
-			} else {
-				prevIdx = append(prevIdx, idx)
-			}
-			buf = binary.LittleEndian.AppendUint32(buf, idx)
-			buf = appendValue(buf, start, r[j].Value)
-		}
-		prev = r
-	}
-	e.buf = buf
 	return buf
 }
 

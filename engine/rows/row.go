@@ -12,7 +12,7 @@ type Row []Field
 // Get returns the value named name and whether it is present.
 func (r Row) Get(name string) (Value, bool) {
 	for i := range r {
-		if r[i].Name == name {
+		if len(r[i].Name) == len(name) && equalName(r[i].Name, name) {
 			return r[i].Value, true
 		}
 	}
@@ -23,7 +23,7 @@ func (r Row) Get(name string) (Value, bool) {
 func (r *Row) Set(name string, v Value) {
 	row := *r
 	for i := range row {
-		if row[i].Name == name {
+		if len(row[i].Name) == len(name) && equalName(row[i].Name, name) {
 			row[i].Value = v
 			return
 		}
@@ -35,7 +35,7 @@ func (r *Row) Set(name string, v Value) {
 func (r *Row) Delete(name string) {
 	row := *r
 	for i := range row {
-		if row[i].Name == name {
+		if len(row[i].Name) == len(name) && equalName(row[i].Name, name) {
 			*r = append(row[:i], row[i+1:]...)
 			return
 		}
