@@ -17,6 +17,7 @@ import (
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/engine/rows"
 	"github.com/atoll-studio/atoll/examples"
+	"github.com/atoll-studio/atoll/examples/functions/go/moment/momentfn"
 	"github.com/atoll-studio/atoll/internal/testdata"
 	"github.com/atoll-studio/atoll/nodes"
 	_ "github.com/atoll-studio/atoll/nodes/all"
@@ -202,6 +203,31 @@ func TestGeneratorToFile(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("row %d: got %s, want %s", i, got[i], want[i])
+		}
+	}
+}
+
+// TestGeneratorMomentToFile checks the generator → moment.wasm (the Go guest, metered) → file
+// example row by row against the same business function run natively.
+func TestGeneratorMomentToFile(t *testing.T) {
+	dir, _ := runExample(t, graphNamed(t, "generator_moment_to_file"))
+	got := readLines(t, filepath.Join(dir, "out", "moments.jsonl"))
+	if len(got) != 480 {
+		t.Fatalf("got %d rows, want 480", len(got))
+	}
+	seen := map[string]int{}
+	for n := int64(0); n < 480; n++ {
+		ts := 1700000000 + n*1800
+		m := momentfn.Moment(ts)
+		seen[m]++
+		want := rows.Row{{Name: "n", Value: rows.Int(n)}, {Name: "creation_timestamp", Value: rows.Int(ts)}, {Name: "moment", Value: rows.String(m)}}
+		if w := string(want.AppendJSON(nil)); got[n] != w {
+			t.Fatalf("row %d: got %s, want %s", n, got[n], w)
+		}
+	}
+	for _, m := range []string{"midnight", "midday", "day", "night"} {
+		if seen[m] == 0 {
+			t.Errorf("no row has moment %q: the example does not cover every case", m)
 		}
 	}
 }
