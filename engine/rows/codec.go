@@ -296,8 +296,8 @@ func Decode(data []byte) (*Batch, error) {
 // must not modify data while the batch is in use. data must be 4-byte aligned (any Go allocation
 // is) for float32 arrays to alias it; otherwise they are copied.
 func DecodeShared(data []byte) (*Batch, error) {
-	d := decoder{buf: data}
-	return d.batch()
+	var d Decoder // fresh storage, no spare room: the batch is the caller's
+	return d.DecodeShared(data)
 }
 
 type decoder struct {

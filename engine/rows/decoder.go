@@ -28,6 +28,10 @@ type Decoder struct {
 // strings, bytes and float32 arrays alias data) into the decoder's storage: the batch and its rows
 // are valid until the next call on d, which overwrites them.
 func (d *Decoder) DecodeShared(data []byte) (*Batch, error) {
+	if !littleEndianHost {
+		ref := decoder{buf: data}
+		return ref.batch()
+	}
 	if b, ok := d.decode(data); ok {
 		return b, nil
 	}
@@ -37,11 +41,14 @@ func (d *Decoder) DecodeShared(data []byte) (*Batch, error) {
 	return ref.batch()
 }
 
-// decode is DecodeShared without error messages: it reports false for malformed data. Reads are
-// single loads behind one explicit length check each, which the Go wasm backend turns into few
-// instructions; the common value kinds are decoded inline, without a call per field.
+// decode is DecodeShared without error messages: it reports false for malformed data. In Go
+// Wasm guests every jump goes through a dispatch loop and a call costs dozens of instructions:
+// a field is read with single loads behind one length check, the common kinds inline, without a
+// call and with as few branches as the checks allow. Loads are little-endian (decode runs only
+// on little-endian hosts) and may be unaligned.
 func (d *Decoder) decode(data []byte) (*Batch, bool) {
 	n := len(data)
+	base := unsafe.Pointer(unsafe.SliceData(data))
 	if n < headerSize || string(data[:4]) != Magic || binary.LittleEndian.Uint16(data[4:]) != CodecVersion {
 		return nil, false
 	}
@@ -50,6 +57,9 @@ func (d *Decoder) decode(data []byte) (*Batch, bool) {
 	off := headerSize
 	if uint64(nrows)*4 > uint64(n-off) || uint64(nnames)*4 > uint64(n-off) {
 		return nil, false
+	}
+	if cap(d.names) < nnames {
+		d.names = make([]string, 0, nnames)
 	}
 	names := d.names[:0]
 	for range nnames {
@@ -103,45 +113,50 @@ func (d *Decoder) decode(data []byte) (*Batch, bool) {
 		row := fields[start : start+nf : start+need]
 		used += need
 		for j := range row {
-			if n-off < 5 {
-				return nil, false
+			if n-off < 13 {
+				// Near the end: less than a field with an 8-byte payload could take.
+				var ok bool
+				if row[j], off, ok = fieldAt(data, off, names); !ok {
+					return nil, false
+				}
+				continue
 			}
-			idx := binary.LittleEndian.Uint32(data[off:])
-			k := Kind(data[off+4])
-			off += 5
+			p := unsafe.Add(base, off)
+			idx := *(*uint32)(p)
+			k := *(*Kind)(unsafe.Add(p, 4))
 			if uint64(idx) >= uint64(len(names)) {
 				return nil, false
 			}
 			f := &row[j]
-			f.Name = names[idx]
-			switch k {
-			case KindInt, KindFloat, KindTimestamp:
-				if n-off < 8 {
-					return nil, false
+			f.setName(names[idx])
+			switch kindClass[k] {
+			case classFixed:
+				num := *(*uint64)(unsafe.Add(p, 5))
+				if k <= KindBool {
+					if k == KindNull {
+						num = 0
+					} else if num &= 0xff; num > 1 {
+						return nil, false
+					}
 				}
-				f.Value = Value{kind: k, num: binary.LittleEndian.Uint64(data[off:])}
-				off += 8
-			case KindString, KindBytes:
-				if n-off < 4 {
-					return nil, false
-				}
-				l := int(binary.LittleEndian.Uint32(data[off:]))
-				off += 4
+				f.Value.kind, f.Value.num = k, num
+				f.Value.setPtr(nil)
+				off += 5 + int(fixedLen[k])
+			case classString:
+				l := int(*(*uint32)(unsafe.Add(p, 5)))
+				off += 9
 				if l > n-off {
 					return nil, false
 				}
-				f.Value = Value{kind: k, num: uint64(l), ptr: unsafe.Pointer(unsafe.SliceData(data[off:]))}
-				off += l
-			case KindNull:
-				f.Value = Value{}
-			case KindBool:
-				if n-off < 1 || data[off] > 1 {
-					return nil, false
+				ptr := unsafe.Add(base, off)
+				if l == 0 {
+					ptr = base // never past the end of data
 				}
-				f.Value = Value{kind: KindBool, num: uint64(data[off])}
-				off++
+				f.Value.kind, f.Value.num = k, uint64(l)
+				f.Value.setPtr(ptr)
+				off += l
 			default:
-				ref := decoder{buf: data, off: off - 1}
+				ref := decoder{buf: data, off: off + 4}
 				v, err := ref.value(0)
 				if err != nil {
 					return nil, false
@@ -150,11 +165,70 @@ func (d *Decoder) decode(data []byte) (*Batch, bool) {
 				off = ref.off
 			}
 		}
-		rs[i] = row
+		setRow(&rs[i], row)
 	}
 	if off != n {
 		return nil, false
 	}
 	d.used = used
 	return &d.batch, true
+}
+
+// fieldAt decodes the field at data[off:] (name index, value) and returns it with the offset
+// after it; false for malformed data.
+func fieldAt(data []byte, off int, names []string) (Field, int, bool) {
+	if len(data)-off < 4 {
+		return Field{}, off, false
+	}
+	idx := binary.LittleEndian.Uint32(data[off:])
+	if uint64(idx) >= uint64(len(names)) {
+		return Field{}, off, false
+	}
+	ref := decoder{buf: data, off: off + 4}
+	v, err := ref.value(0)
+	if err != nil {
+		return Field{}, off, false
+	}
+	return Field{Name: names[idx], Value: v}, ref.off, true
+}
+
+// The storage a Decoder reuses mostly receives the pointers it already holds: the same input
+// buffer, names and strings at the same offsets as in the last batch. The setters below store a
+// pointer only when it changes, so that the common case pays no write barrier: in Wasm every
+// pointer store tests the barrier flag and jumps through the dispatch loop when it is off.
+
+// setName sets f.Name to s.
+func (f *Field) setName(s string) {
+	if unsafe.StringData(f.Name) != unsafe.StringData(s) {
+		f.Name = s
+		return
+	}
+	(*stringHeader)(unsafe.Pointer(&f.Name)).len = len(s)
+}
+
+// setPtr sets v.ptr to p.
+func (v *Value) setPtr(p unsafe.Pointer) {
+	if v.ptr != p {
+		v.ptr = p
+	}
+}
+
+// setRow sets *dst to r.
+func setRow(dst *Row, r Row) {
+	h := (*sliceHeader)(unsafe.Pointer(dst))
+	if h.data != unsafe.Pointer(unsafe.SliceData(r)) {
+		*dst = r
+		return
+	}
+	h.len, h.cap = len(r), cap(r)
+}
+
+type stringHeader struct {
+	data unsafe.Pointer
+	len  int
+}
+
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
 }

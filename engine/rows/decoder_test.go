@@ -6,11 +6,12 @@ import (
 	"testing"
 )
 
-// checkDecoder decodes data with d and with the package-level DecodeShared and fails unless both
-// give the same rows or the same error, the decoder's rows with d.Spare fields of room each.
+// checkDecoder decodes data with d and with the reference decoder and fails unless both give the
+// same rows or the same error, the decoder's rows with d.Spare fields of room each.
 func checkDecoder(t *testing.T, d *Decoder, data []byte) *Batch {
 	t.Helper()
-	want, wantErr := DecodeShared(bytes.Clone(data))
+	ref := decoder{buf: bytes.Clone(data)}
+	want, wantErr := ref.batch()
 	got, err := d.DecodeShared(data)
 	if fmt.Sprint(err) != fmt.Sprint(wantErr) {
 		t.Fatalf("error %v, want %v", err, wantErr)
