@@ -48,7 +48,6 @@ func (d *Decoder) DecodeShared(data []byte) (*Batch, error) {
 // on little-endian hosts) and may be unaligned.
 func (d *Decoder) decode(data []byte) (*Batch, bool) {
 	n := len(data)
-	base := unsafe.Pointer(unsafe.SliceData(data))
 	if n < headerSize || string(data[:4]) != Magic || binary.LittleEndian.Uint16(data[4:]) != CodecVersion {
 		return nil, false
 	}
@@ -112,58 +111,8 @@ func (d *Decoder) decode(data []byte) (*Batch, bool) {
 		fields = fields[:start+need]
 		row := fields[start : start+nf : start+need]
 		used += need
-		for j := range row {
-			if n-off < 13 {
-				// Near the end: less than a field with an 8-byte payload could take.
-				var ok bool
-				if row[j], off, ok = fieldAt(data, off, names); !ok {
-					return nil, false
-				}
-				continue
-			}
-			p := unsafe.Add(base, off)
-			idx := *(*uint32)(p)
-			k := *(*Kind)(unsafe.Add(p, 4))
-			if uint64(idx) >= uint64(len(names)) {
-				return nil, false
-			}
-			f := &row[j]
-			f.setName(names[idx])
-			switch kindClass[k] {
-			case classFixed:
-				num := *(*uint64)(unsafe.Add(p, 5))
-				if k <= KindBool {
-					if k == KindNull {
-						num = 0
-					} else if num &= 0xff; num > 1 {
-						return nil, false
-					}
-				}
-				f.Value.kind, f.Value.num = k, num
-				f.Value.setPtr(nil)
-				off += 5 + int(fixedLen[k])
-			case classString:
-				l := int(*(*uint32)(unsafe.Add(p, 5)))
-				off += 9
-				if l > n-off {
-					return nil, false
-				}
-				ptr := unsafe.Add(base, off)
-				if l == 0 {
-					ptr = base // never past the end of data
-				}
-				f.Value.kind, f.Value.num = k, uint64(l)
-				f.Value.setPtr(ptr)
-				off += l
-			default:
-				ref := decoder{buf: data, off: off + 4}
-				v, err := ref.value(0)
-				if err != nil {
-					return nil, false
-				}
-				f.Value = v
-				off = ref.off
-			}
+		if off = decodeFields(data, off, names, row); off < 0 {
+			return nil, false
 		}
 		setRow(&rs[i], row)
 	}
@@ -172,6 +121,68 @@ func (d *Decoder) decode(data []byte) (*Batch, bool) {
 	}
 	d.used = used
 	return &d.batch, true
+}
+
+// decodeFields decodes the fields of one row, starting at data[off:], into row and returns the
+// offset after them, or -1 for malformed data. It is a function of its own so that its loop has
+// few live values: Go's Wasm code keeps 16 in locals and spills the others to memory.
+func decodeFields(data []byte, off int, names []string, row []Field) int {
+	n := len(data)
+	base := unsafe.Pointer(unsafe.SliceData(data))
+	for j := range row {
+		if n-off < 13 {
+			// Near the end: less than a field with an 8-byte payload could take.
+			var ok bool
+			if row[j], off, ok = fieldAt(data, off, names); !ok {
+				return -1
+			}
+			continue
+		}
+		p := unsafe.Add(base, off)
+		idx := *(*uint32)(p)
+		k := *(*Kind)(unsafe.Add(p, 4))
+		if uint64(idx) >= uint64(len(names)) {
+			return -1
+		}
+		f := &row[j]
+		f.setName(names[idx])
+		switch kindClass[k] {
+		case classFixed:
+			num := *(*uint64)(unsafe.Add(p, 5))
+			if k <= KindBool {
+				if k == KindNull {
+					num = 0
+				} else if num &= 0xff; num > 1 {
+					return -1
+				}
+			}
+			f.Value.kind, f.Value.num = k, num
+			f.Value.setPtr(nil)
+			off += 5 + int(fixedLen[k])
+		case classString:
+			l := int(*(*uint32)(unsafe.Add(p, 5)))
+			off += 9
+			if l > n-off {
+				return -1
+			}
+			ptr := unsafe.Add(base, off)
+			if l == 0 {
+				ptr = base // never past the end of data
+			}
+			f.Value.kind, f.Value.num = k, uint64(l)
+			f.Value.setPtr(ptr)
+			off += l
+		default:
+			ref := decoder{buf: data, off: off + 4}
+			v, err := ref.value(0)
+			if err != nil {
+				return -1
+			}
+			f.Value = v
+			off = ref.off
+		}
+	}
+	return off
 }
 
 // fieldAt decodes the field at data[off:] (name index, value) and returns it with the offset
