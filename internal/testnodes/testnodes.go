@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/rows"
@@ -48,3 +50,15 @@ func Register(cat *engine.Catalog, id string, c *Capture) {
 }
 
 var _ engine.Processor = (*Capture)(nil)
+
+// RunToEnd starts a built run and waits for it, failing the test if it fails or does not end
+// within timeout.
+func RunToEnd(t testing.TB, r *engine.Run, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	r.Start(ctx)
+	if err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}

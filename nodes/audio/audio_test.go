@@ -1,7 +1,6 @@
 package audio
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -32,12 +31,7 @@ func runAudioGraph(t *testing.T, nodesJSON, edgesJSON string) []rows.Row {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	r.Start(ctx)
-	if err := r.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	testnodes.RunToEnd(t, r, 60*time.Second)
 	return c.Rows()
 }
 

@@ -38,12 +38,7 @@ func runGraph(t testing.TB, doc *graph.Document, cat *engine.Catalog) *engine.Ru
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	r.Start(ctx)
-	if err := r.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	testnodes.RunToEnd(t, r, 30*time.Second)
 	return r
 }
 

@@ -1,7 +1,6 @@
 package function_test
 
 import (
-	"context"
 	"fmt"
 	"github.com/atoll-studio/atoll/internal/testnodes"
 	"os"
@@ -58,12 +57,7 @@ func run(t *testing.T, js string) (out, errs []rows.Row, r *engine.Run) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	r.Start(ctx)
-	if err := r.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	testnodes.RunToEnd(t, r, 60*time.Second)
 	return o.Rows(), e.Rows(), r
 }
 

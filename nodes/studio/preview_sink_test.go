@@ -3,6 +3,7 @@ package studio
 import (
 	"context"
 	"fmt"
+	"github.com/atoll-studio/atoll/internal/testnodes"
 	"strings"
 	"testing"
 	"time"
@@ -47,12 +48,7 @@ func TestPreviewInGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	r.Start(ctx)
-	if err := r.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	testnodes.RunToEnd(t, r, 30*time.Second)
 	p, ok := bufs.Get("show")
 	if !ok {
 		t.Fatal("the preview sink did not register its buffer")
