@@ -58,8 +58,11 @@ const readyProbe = `(function () {
   function probe() {
     var flow = document.querySelector('.react-flow');
     var svc = window.go && window.go.app && window.go.app.Service;
-    if (flow && svc && window.runtime) {
-      events(svc, {canvas: true, nodes: document.querySelectorAll('.react-flow__node').length,
+    var nodes = document.querySelectorAll('.react-flow__node').length;
+    // The studio opens its first graph after the canvas mounts: wait for its nodes (up to 30 s,
+    // then report what is there so the test says what it saw).
+    if (flow && svc && window.runtime && (nodes > 0 || tries >= 300)) {
+      events(svc, {canvas: true, nodes: nodes,
         palette: document.querySelectorAll('[draggable="true"]').length, title: document.title});
       return;
     }
