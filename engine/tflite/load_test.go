@@ -1,6 +1,7 @@
 package tflite
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"strings"
@@ -96,21 +97,25 @@ func TestMalformedModelsFailCleanly(t *testing.T) {
 	if _, err := Load([]byte("xxxxTFL3"), Options{}); err == nil {
 		t.Fatal("truncated model loaded")
 	}
-	r := rand.New(rand.NewPCG(21, 22))
-	for i := 0; i < 3000; i++ {
-		b := append([]byte(nil), good...)
-		switch i % 3 {
-		case 0:
-			b = b[:r.IntN(len(b))]
-		default:
-			for j := 0; j < 1+r.IntN(8); j++ {
-				b[r.IntN(len(b))] = byte(r.Uint32())
-			}
+	for n := 0; n < len(good); n += 7 { // the tail past the last referenced byte may go unnoticed
+		if _, err := Load(good[:n], Options{}); err != nil && strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("model truncated to %d bytes: %v", n, err)
 		}
+	}
+	// Corrupt copies of small real models (every operator family we run, Signal ops included):
+	// byte sets, overlapping copies, 32-bit index/size sets and insertions. Each must load with an
+	// error or load and run; a recovered panic ("internal error") fails the test.
+	var seeds [][]byte
+	for _, p := range mutationSeeds {
+		seeds = append(seeds, readTestFile(t, p))
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	for i := range 40000 {
+		b := mutateModel(r, seeds[i%len(seeds)])
 		m, err := Load(b, Options{Threads: 1})
 		if err != nil {
 			if strings.Contains(err.Error(), "internal error") {
-				t.Fatalf("mutation %d: load panicked: %v", i, err)
+				t.Fatalf("mutation %d of %s: load panicked: %v", i, mutationSeeds[i%len(seeds)], err)
 			}
 			continue
 		}
@@ -122,10 +127,43 @@ func TestMalformedModelsFailCleanly(t *testing.T) {
 			continue
 		}
 		if err := it.Invoke(); err != nil && strings.Contains(err.Error(), "internal error") {
-			t.Fatalf("mutation %d: invoke panicked: %v", i, err)
+			t.Fatalf("mutation %d of %s: invoke panicked: %v", i, mutationSeeds[i%len(seeds)], err)
 		}
 		it.Close()
 	}
+}
+
+var mutationSeeds = []string{
+	"tflite/hello_world/hello_world_float.tflite", "tflite/hello_world/hello_world_int8.tflite",
+	"tflite/micro_speech/micro_speech_quantized.tflite",
+	"tflite/micro_speech/audio_preprocessor_int8.tflite", "tflite/micro_speech/audio_preprocessor_float.tflite",
+	"tflite/seanet/add/add0.tflite", "tflite/seanet/conv/conv2.tflite", "tflite/seanet/pad/pad1.tflite",
+}
+
+// mutateModel returns a corrupted copy of good: one to six edits of the kinds a flatbuffer is
+// most sensitive to.
+func mutateModel(r *rand.Rand, good []byte) []byte {
+	b := append([]byte(nil), good...)
+	for range 1 + r.IntN(6) {
+		switch r.IntN(4) {
+		case 0:
+			b[r.IntN(len(b))] = byte(r.Uint32())
+		case 1: // copy a chunk over another place
+			n := 1 + r.IntN(16)
+			src, dst := r.IntN(len(b)-n), r.IntN(len(b)-n)
+			copy(b[dst:dst+n], b[src:src+n])
+		case 2: // an aligned little-endian 32-bit value: an index, a count, an offset
+			p := r.IntN(len(b)-4) &^ 3
+			v := []uint32{0, 1, 0xffffffff, 0x7fffffff, uint32(r.IntN(64)), uint32(len(b))}[r.IntN(6)]
+			binary.LittleEndian.PutUint32(b[p:], v)
+		case 3: // insert a copy of a chunk
+			n := 1 + r.IntN(64)
+			src, at := r.IntN(len(b)-n), r.IntN(len(b))
+			chunk := append([]byte(nil), b[src:src+n]...)
+			b = append(b[:at], append(chunk, b[at:]...)...)
+		}
+	}
+	return b
 }
 
 func TestSetInputChecksLength(t *testing.T) {
@@ -173,8 +211,7 @@ func TestInterpretersRunConcurrently(t *testing.T) {
 }
 
 func FuzzLoad(f *testing.F) {
-	for _, p := range []string{"tflite/hello_world/hello_world_float.tflite", "tflite/hello_world/hello_world_int8.tflite",
-		"models/yamnet/yamnet.tflite", "tflite/micro_speech/micro_speech_quantized.tflite"} {
+	for _, p := range append([]string{"models/yamnet/yamnet.tflite"}, mutationSeeds...) {
 		f.Add(readTestFile(f, p))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

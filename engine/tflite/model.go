@@ -155,6 +155,10 @@ func load(b []byte, opts Options) (*Model, error) {
 
 	nops := sg.Len(subgraphOperators)
 	ncodes := root.Len(modelOperatorCodes)
+	producer, err := producers(sg, nops, nt, m.inputs)
+	if err != nil {
+		return nil, err
+	}
 	for oi := range nops {
 		ot := sg.TableAt(subgraphOperators, oi)
 		if !ot.Valid() {
@@ -182,6 +186,9 @@ func load(b []byte, opts Options) (*Model, error) {
 		c.Inputs = make([]*Tensor, len(n.in))
 		for i, ti := range n.in {
 			if ti >= 0 {
+				if p := producer[ti]; p >= oi {
+					return nil, fmt.Errorf("operator %d: input %d reads tensor %d before operator %d writes it: %w", oi, i, ti, p, errMalformed)
+				}
 				c.Inputs[i] = m.tensors[ti]
 			}
 		}
@@ -230,6 +237,41 @@ func load(b []byte, opts Options) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// producers maps each tensor to the operator that writes it (-1: none). Operators run in file
+// order and kernels size their outputs while loading, so a tensor written by two operators, a
+// subgraph input that an operator overwrites, or an operator reading what it or a later one
+// writes would change a shape after its readers were prepared: all are malformed.
+func producers(sg Table, nops, nt int, inputs []int) ([]int, error) {
+	producer := make([]int, nt)
+	for i := range producer {
+		producer[i] = -1
+	}
+	isInput := make([]bool, nt)
+	for _, ti := range inputs {
+		isInput[ti] = true
+	}
+	for oi := range nops {
+		ot := sg.TableAt(subgraphOperators, oi)
+		if !ot.Valid() {
+			return nil, fmt.Errorf("operator %d: %w", oi, errMalformed)
+		}
+		for i, v := range ot.Int32s(operatorOutputs) {
+			ti := int(v)
+			if ti < 0 || ti >= nt {
+				continue // reported with the operator
+			}
+			if isInput[ti] {
+				return nil, fmt.Errorf("operator %d: output %d overwrites subgraph input tensor %d: %w", oi, i, ti, errMalformed)
+			}
+			if p := producer[ti]; p >= 0 {
+				return nil, fmt.Errorf("operator %d: output %d writes tensor %d, already written by operator %d: %w", oi, i, ti, p, errMalformed)
+			}
+			producer[ti] = oi
+		}
+	}
+	return producer, nil
 }
 
 func registeredAnyType(code BuiltinOp) bool {

@@ -46,10 +46,10 @@ func (k *fcKernel) Prepare(c *OpContext) error {
 		return err
 	}
 	if c.Builtin.Bool(2, false) { // keep_num_dims
-		out.Shape = append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), k.units)
 		if len(x.Shape) == 0 || x.Shape[len(x.Shape)-1] != k.in {
 			return fmt.Errorf("keep_num_dims needs input depth %d, shape %v", k.in, x.Shape)
 		}
+		out.Shape = append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), k.units)
 	} else {
 		out.Shape = []int{k.batch, k.units}
 	}

@@ -89,6 +89,17 @@ func qNeed(c *OpContext, nIn int, types ...DType) error {
 	return nil
 }
 
+// qSame is qNeed for kernels whose output has the input's type (all but QUANTIZE).
+func qSame(c *OpContext, nIn int, types ...DType) error {
+	if err := qNeed(c, nIn, types...); err != nil {
+		return err
+	}
+	if in, out := c.Inputs[0].Type, c.Outputs[0].Type; out != in {
+		return fmt.Errorf("output type %s differs from input type %s", out, in)
+	}
+	return nil
+}
+
 // qParallel returns the Parallel and the per-interpreter Workspace for a qkernel call.
 func (c *OpContext) qParallel() (qkernel.Parallel, *qkernel.Workspace) {
 	ws := jobOf[qkernel.Workspace](c)
@@ -156,7 +167,7 @@ type qConvKernel struct {
 }
 
 func (k *qConvKernel) Prepare(c *OpContext) error {
-	if err := qNeed(c, 2, Int8, Int16); err != nil {
+	if err := qSame(c, 2, Int8, Int16); err != nil {
 		return err
 	}
 	in, w, out := c.Inputs[0], c.Inputs[1], c.Outputs[0]
@@ -178,6 +189,9 @@ func (k *qConvKernel) Prepare(c *OpContext) error {
 		p.DepthMultiplier = int(o.Int32(3, 1))
 		act = o.Int8(4, 0)
 		p.DilationW, p.DilationH = int(o.Int32(5, 1)), int(o.Int32(6, 1))
+		if w.Shape[0] != 1 {
+			return fmt.Errorf("filter shape %v, want [1, kh, kw, channels]", w.Shape)
+		}
 		p.OutC = w.Shape[3]
 		if p.DepthMultiplier < 1 || p.OutC != p.InC*p.DepthMultiplier {
 			// Some converters leave depth_multiplier inconsistent; derive it from the shapes.
@@ -286,7 +300,7 @@ type qFCKernel struct {
 }
 
 func (k *qFCKernel) Prepare(c *OpContext) error {
-	if err := qNeed(c, 2, Int8); err != nil {
+	if err := qSame(c, 2, Int8); err != nil {
 		return err
 	}
 	in, w, out := c.Inputs[0], c.Inputs[1], c.Outputs[0]
@@ -309,7 +323,7 @@ func (k *qFCKernel) Prepare(c *OpContext) error {
 	}
 	p.InputOffset, p.OutputOffset = -inZP, outZP
 	nch := 1
-	if len(w.Quant.Scale) > 1 {
+	if w.Quant != nil && len(w.Quant.Scale) > 1 {
 		nch = p.Out
 	}
 	if p.Multiplier, p.Shift, err = channelMultipliers(inScale, w, outScale, nch); err != nil {
@@ -351,7 +365,7 @@ type qPoolKernel struct {
 }
 
 func (k *qPoolKernel) Prepare(c *OpContext) error {
-	if err := qNeed(c, 1, Int8, Int16); err != nil {
+	if err := qSame(c, 1, Int8, Int16); err != nil {
 		return err
 	}
 	in, out := c.Inputs[0], c.Outputs[0]
@@ -444,7 +458,7 @@ func qBroadcast(a, b []int) (out, as, bs []int, err error) {
 }
 
 func (k *qBinaryKernel) Prepare(c *OpContext) error {
-	if err := qNeed(c, 2, Int8, Int16); err != nil {
+	if err := qSame(c, 2, Int8, Int16); err != nil {
 		return err
 	}
 	a, b, out := c.Inputs[0], c.Inputs[1], c.Outputs[0]
@@ -568,7 +582,7 @@ type qSoftmaxKernel struct {
 }
 
 func (k *qSoftmaxKernel) Prepare(c *OpContext) error {
-	if err := qNeed(c, 1, Int8); err != nil {
+	if err := qSame(c, 1, Int8); err != nil {
 		return err
 	}
 	in, out := c.Inputs[0], c.Outputs[0]
@@ -601,7 +615,7 @@ func (k *qSoftmaxKernel) Eval(c *OpContext) error {
 type qLogisticKernel struct{ p qkernel.LogisticParams }
 
 func (k *qLogisticKernel) Prepare(c *OpContext) error {
-	if err := qNeed(c, 1, Int8); err != nil {
+	if err := qSame(c, 1, Int8); err != nil {
 		return err
 	}
 	si, zi, err := quantOf(c.Inputs[0])
@@ -629,7 +643,7 @@ type qReluKernel struct {
 }
 
 func (k *qReluKernel) Prepare(c *OpContext) error {
-	if err := qNeed(c, 1, Int8); err != nil {
+	if err := qSame(c, 1, Int8); err != nil {
 		return err
 	}
 	in, out := c.Inputs[0], c.Outputs[0]
@@ -670,7 +684,7 @@ type qMeanKernel struct {
 }
 
 func (k *qMeanKernel) Prepare(c *OpContext) error {
-	if err := qNeed(c, 2, Int8, Int16); err != nil {
+	if err := qSame(c, 2, Int8, Int16); err != nil {
 		return err
 	}
 	if err := k.prepareShape(c); err != nil {

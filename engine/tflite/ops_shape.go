@@ -259,6 +259,9 @@ func (k *concatKernel) Prepare(c *OpContext) error {
 	if len(shape) == 0 {
 		return fmt.Errorf("cannot concatenate scalars")
 	}
+	if out := c.Outputs[0]; out.Type != first.Type {
+		return fmt.Errorf("output type %s differs from input type %s", out.Type, first.Type)
+	}
 	shape[axis] = 0
 	es := first.Type.Size()
 	k.outer = numElements(first.Shape[:axis])
@@ -327,6 +330,9 @@ func (k *padKernel) Prepare(c *OpContext) error {
 	p, err := intsOf(c.Inputs[1])
 	if err != nil {
 		return err
+	}
+	if in.Type != out.Type {
+		return fmt.Errorf("output type %s differs from input type %s", out.Type, in.Type)
 	}
 	r := len(in.Shape)
 	if len(p) != 2*r {
