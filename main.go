@@ -97,7 +97,8 @@ func catalog() *engine.Catalog { return nodes.New() }
 // openService opens the studio on db. The example graphs are seeded into a fresh database, and
 // the examples (graphs and data) are copied once into workspace/ beside the database: relative
 // paths in the studio's graphs resolve against workspace/graphs, so the seeded examples run as
-// they are and write their output under workspace/graphs/out.
+// they are and write their output under workspace/graphs/out. Each start links the checkout's
+// example functions and shared test data into the workspace (examples.Link).
 func openService(db string) (*app.Service, error) {
 	if db == "" {
 		var err error
@@ -116,6 +117,17 @@ func openService(db string) (*app.Service, error) {
 		}
 		if err := os.CopyFS(ws, examples.FS); err != nil {
 			return nil, fmt.Errorf("copy the examples to %s: %w", ws, err)
+		}
+	}
+	// The example functions and the shared models and recordings are not embedded: link them
+	// from the checkout the studio runs from, so the seeded examples that use them run too.
+	if co := examples.Checkout(); co != "" {
+		missing, err := examples.Link(ws, co)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range missing {
+			fmt.Fprintf(os.Stderr, "atoll: %s not found: the examples that need it will not run\n", m)
 		}
 	}
 	base := filepath.Join(ws, "graphs")

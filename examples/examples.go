@@ -5,8 +5,10 @@
 // and `atoll run` pass it to the nodes; see core.BaseDirService). The examples therefore read
 // "../data/..." and write "out/..." next to themselves: copy FS to a directory (os.CopyFS) and
 // run the graphs from its graphs/ subdirectory. A graph that runs an example function names its
-// module "../functions/build/<name>.wasm": the modules are built by `make wasm-examples` and are
-// not embedded, so a copy needs functions/ beside it (the tests link it).
+// module "../functions/build/<name>.wasm" (built by `make wasm-examples`, not embedded); a graph
+// that reads the shared models and recordings names "../testdata/...", where testdata is a link
+// to ../shared/testdata beside the checkout. A copy needs functions/ and testdata/ beside its
+// graphs/: the tests link them, and so does the studio's workspace (see Link).
 package examples
 
 import (
@@ -17,21 +19,18 @@ import (
 	"strings"
 )
 
-// A new subdirectory of graphs/ needs its own pattern here (a recursive pattern would also
+// A subdirectory of graphs/ would need its own pattern here (a recursive pattern would also
 // embed what the examples write into out/).
 //
-//go:embed graphs/*.json graphs/wasinn/*.json data/*.csv
+//go:embed graphs/*.json data/*.csv
 var files embed.FS
 
-// FS holds graphs/*.json, graphs/wasinn/*.json and data/*.csv. Graphs in graphs/wasinn read the
-// shared test data (models, recordings) as ../../../../shared/testdata: they run from a checkout
-// that has it beside the repository.
+// FS holds graphs/*.json and data/*.csv.
 var FS fs.FS = files
 
 // Graph is one example graph document.
 type Graph struct {
-	// Name is the path under graphs/ without ".json", e.g. "generator_to_file" or
-	// "wasinn/birds_yamnet".
+	// Name is the path under graphs/ without ".json", e.g. "generator_to_file".
 	Name string
 	// Path is the file's path inside FS, e.g. "graphs/generator_to_file.json".
 	Path string

@@ -122,10 +122,10 @@ func runExample(t *testing.T, g examples.Graph) (string, []engine.LogEntry) {
 	return dir, logs
 }
 
-// copyExamples copies the examples into a temporary directory laid out like the checkout
-// (<tmp>/main/examples beside <tmp>/shared/testdata) and returns the copy's examples directory.
-// The example functions (the modules `make wasm-examples` builds are not embedded) and the shared
-// test data are linked, so every relative path of a graph resolves as it does in the checkout.
+// copyExamples copies the examples into a temporary directory and returns the copy's examples
+// directory. The example functions (the modules `make wasm-examples` builds are not embedded)
+// and the shared test data are linked as the studio links them (examples.Link), so every
+// relative path of a graph resolves as it does in the checkout.
 func copyExamples(t *testing.T, g examples.Graph) string {
 	t.Helper()
 	ws := t.TempDir()
@@ -136,21 +136,15 @@ func copyExamples(t *testing.T, g examples.Graph) string {
 	if err := os.CopyFS(root, examples.FS); err != nil {
 		t.Fatal(err)
 	}
-	functions, err := filepath.Abs("functions")
+	checkout, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(functions, filepath.Join(root, "functions")); err != nil {
-		t.Fatal(err)
+	if bytes.Contains(g.Data, []byte("../testdata/")) {
+		testdata.Path(t, ".") // fails the test, naming the path, when the shared data is missing
 	}
-	if bytes.Contains(g.Data, []byte("shared/testdata/")) {
-		shared := testdata.Path(t, ".") // fails the test, naming the path, when it is missing
-		if err := os.MkdirAll(filepath.Join(ws, "shared"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(shared, filepath.Join(ws, "shared", "testdata")); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := examples.Link(root, checkout); err != nil {
+		t.Fatal(err)
 	}
 	return root
 }

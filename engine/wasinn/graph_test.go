@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/atoll-studio/atoll/examples"
 	"os"
 	"path/filepath"
 	"sync"
@@ -26,7 +27,7 @@ func (d graphAssets) Asset(ref string) ([]byte, error) {
 	return os.ReadFile(ref)
 }
 
-// TestIntegrationBirdsGraph runs examples/graphs/wasinn/birds_yamnet.json headless with the
+// TestIntegrationBirdsGraph runs examples/graphs/birds_yamnet.json headless with the
 // default catalog (nodes/all): tawnyowl.wav → resample → frame → function.wasm (the classifier
 // guest, YAMNet through wasi-nn, labels from a file) → detect (106–116) → sink.file. The
 // detections must be bird-family events, and "Bird" must span most of the recording.
@@ -35,7 +36,16 @@ func TestIntegrationBirdsGraph(t *testing.T) {
 	for _, rel := range []string{"audio/birds/tawnyowl.wav", "models/yamnet/yamnet.tflite", "models/yamnet/yamnet_class_map.csv"} {
 		readData(t, rel) // fail loudly, naming the file, when the test data is absent
 	}
-	dir := filepath.Join(repoRoot(), "examples", "graphs", "wasinn")
+	// A copy of the examples with the functions and the shared test data linked, as the studio
+	// and the other example tests run them.
+	ws := t.TempDir()
+	if err := os.CopyFS(ws, examples.FS); err != nil {
+		t.Fatal(err)
+	}
+	if missing, err := examples.Link(ws, filepath.Join(repoRoot(), "examples")); err != nil || len(missing) > 0 {
+		t.Fatalf("link the example functions and test data: %v (missing %v)", err, missing)
+	}
+	dir := filepath.Join(ws, "graphs")
 	doc, err := graph.ReadFile(filepath.Join(dir, "birds_yamnet.json"))
 	if err != nil {
 		t.Fatal(err)
