@@ -88,7 +88,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, lim Limits) (*Module, e
 		r.compiled[key] = e
 	}
 	r.mu.Unlock()
-	e.once.Do(func() { e.mod, e.err = r.load(ctx, wasm, lim) })
+	e.once.Do(func() { e.mod, e.err = r.load(ctx, wasm, key.sum, lim) })
 	if e.err != nil {
 		r.mu.Lock()
 		delete(r.compiled, key) // let a later call retry (the error may be a cancelled ctx)
@@ -100,17 +100,29 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, lim Limits) (*Module, e
 	return &m, nil
 }
 
-func (r *Runtime) load(ctx context.Context, wasm []byte, lim Limits) (*Module, error) {
-	inst, st, err := meter.Instrument(wasm, meter.Options{MaxMemoryPages: lim.MemoryPages, NoFuel: lim.NoMetering})
-	if err != nil {
-		if errors.Is(err, meter.ErrNotWasm) {
-			return nil, err
+func (r *Runtime) load(ctx context.Context, wasm []byte, wasmSum [32]byte, lim Limits) (*Module, error) {
+	opt := meter.Options{MaxMemoryPages: lim.MemoryPages, NoFuel: lim.NoMetering}
+	inst, st, cached := r.meterCache.get(wasmSum, opt)
+	if !cached {
+		var err error
+		if inst, st, err = meter.Instrument(wasm, opt); err != nil {
+			if errors.Is(err, meter.ErrNotWasm) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("wasm module: %w", err)
 		}
-		return nil, fmt.Errorf("wasm module: %w", err)
 	}
 	cm, err := r.rt.CompileModule(ctx, inst)
+	if err != nil && cached && ctx.Err() == nil {
+		// A damaged cache entry: rewrite the module and try once more.
+		r.meterCache.drop(wasmSum, opt)
+		return r.load(ctx, wasm, wasmSum, lim)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("wasm module: %w", err)
+	}
+	if !cached {
+		r.meterCache.put(wasmSum, opt, inst, st)
 	}
 	m := &Module{rt: r, compiled: cm, limits: lim, sites: st.Sites}
 	if err := r.checkABI(cm, m); err != nil {

@@ -52,10 +52,11 @@ type Config struct {
 
 // Runtime is one wazero runtime shared by every Wasm node of an engine.
 type Runtime struct {
-	rt        wazero.Runtime
-	cache     wazero.CompilationCache
-	fuelPerMS int64
-	allowed   map[string]map[string]bool // import module -> function names
+	rt         wazero.Runtime
+	cache      wazero.CompilationCache
+	meterCache meterCache
+	fuelPerMS  int64
+	allowed    map[string]map[string]bool // import module -> function names
 
 	mu       sync.Mutex
 	compiled map[compileKey]*compiledEntry
@@ -87,6 +88,7 @@ func DefaultCacheDir() (string, error) {
 // 1 and cfg.HostModules) and, unless cfg.FuelPerMS is set, the fuel calibration.
 func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	var cache wazero.CompilationCache
+	var mc meterCache
 	switch cfg.CacheDir {
 	case "-":
 		cache = wazero.NewCompilationCache()
@@ -104,6 +106,7 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("wasm compilation cache %s: %w", dir, err)
 		}
 		cache = c
+		mc.dir = filepath.Join(dir, "atoll-meter")
 	}
 	rc := wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
@@ -112,9 +115,10 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 		WithDebugInfoEnabled(false).
 		WithCustomSections(false)
 	r := &Runtime{
-		rt:       wazero.NewRuntimeWithConfig(ctx, rc),
-		cache:    cache,
-		compiled: map[compileKey]*compiledEntry{},
+		rt:         wazero.NewRuntimeWithConfig(ctx, rc),
+		cache:      cache,
+		meterCache: mc,
+		compiled:   map[compileKey]*compiledEntry{},
 	}
 	if err := r.instantiateHostModules(ctx, RegisteredHostModules(cfg.HostModules)); err != nil {
 		r.rt.Close(ctx)

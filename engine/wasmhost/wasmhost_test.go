@@ -1,6 +1,7 @@
 package wasmhost_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -421,4 +422,62 @@ func TestMain(m *testing.M) {
 		rt.Close(context.Background())
 	}
 	os.Exit(code)
+}
+
+// TestInstrumentedModuleCache: a second runtime on the same cache directory reads the
+// instrumented module back instead of rewriting it, with the same metering, and a damaged entry
+// is rewritten, not trusted.
+func TestInstrumentedModuleCache(t *testing.T) {
+	dir := t.TempDir()
+	in := momentRows()
+	start := func() (*wasmhost.Module, func()) {
+		r, err := wasmhost.NewRuntime(context.Background(), wasmhost.Config{CacheDir: dir, FuelPerMS: 1e6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.Load(context.Background(), examples.Bytes(t, "c-moment"), wasmhost.Limits{MaxCallMS: 20000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := m.NewFunction(wasmhost.FunctionConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.Process(t.Context(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkMoment(t, in, res)
+		if res.Fuel <= 0 {
+			t.Errorf("fuel used %d, want > 0", res.Fuel)
+		}
+		return m, func() { f.Close(); r.Close(context.Background()) }
+	}
+	first, done := start()
+	done()
+	entries, _ := filepath.Glob(filepath.Join(dir, "atoll-meter", "*.wasm"))
+	if len(entries) != 1 {
+		t.Fatalf("instrumented modules cached: %v, want one", entries)
+	}
+	st, _ := os.Stat(entries[0])
+	second, done := start()
+	done()
+	if second.Sites() != first.Sites() || second.Sites() == 0 {
+		t.Errorf("metering sites: %d from the cache, %d rewritten", second.Sites(), first.Sites())
+	}
+	if st2, _ := os.Stat(entries[0]); !st2.ModTime().Equal(st.ModTime()) {
+		t.Error("the cached entry was rewritten although it was intact")
+	}
+	// Truncate the entry (a crash while another process wrote it would leave no entry, but a
+	// disk can lose one): the next start rewrites it and still runs.
+	full, _ := os.ReadFile(entries[0])
+	os.WriteFile(entries[0], full[:len(full)/2], 0o600)
+	third, done := start()
+	done()
+	if third.Sites() != first.Sites() {
+		t.Errorf("metering sites after a damaged entry: %d, want %d", third.Sites(), first.Sites())
+	}
+	if b, _ := os.ReadFile(entries[0]); !bytes.Equal(b, full) {
+		t.Errorf("the damaged entry was not rewritten (%d bytes, want %d)", len(b), len(full))
+	}
 }

@@ -13,6 +13,10 @@ import (
 // FuelExport is the export name of the fuel global added by Instrument.
 const FuelExport = "atoll_fuel"
 
+// Version names the rewrite's output format: bump it whenever Instrument's output for the same
+// input and options changes (the host caches instrumented modules on disk under it).
+const Version = 1
+
 // ErrNotWasm is returned for input that is not a WebAssembly binary module.
 var ErrNotWasm = errors.New("not a WebAssembly module (bad magic or version)")
 
@@ -89,7 +93,7 @@ func Instrument(wasm []byte, opt Options) ([]byte, Stats, error) {
 			}
 		case secFunction:
 			r := reader{b: s.content}
-			n, err := r.u32()
+			n, err := r.count()
 			if err != nil {
 				return nil, st, fmt.Errorf("function section: %w", err)
 			}
@@ -247,7 +251,7 @@ type module struct {
 
 func (m *module) readTypes(b []byte) error {
 	r := reader{b: b}
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return err
 	}

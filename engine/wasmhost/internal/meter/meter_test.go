@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -152,4 +153,24 @@ func FuzzInstrument(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Instrument(b, Options{MaxMemoryPages: 16}) // must not panic
 	})
+}
+
+// TestCorruptCountsAllocateLittle: a section whose item count is 2^32-1 is an error before any
+// allocation sized by that count (found by FuzzInstrument: the worker ran out of memory).
+func TestCorruptCountsAllocateLittle(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"type section":     []byte("\x00asm\x01\x00\x00\x00\x01\x06\xff\xff\xff\xff\x0f\x60"),
+		"function section": []byte("\x00asm\x01\x00\x00\x00\x03\x06\xff\xff\xff\xff\x0f\x00"),
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, _, err := Instrument(b, Options{})
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Errorf("%s: corrupt count accepted", name)
+		}
+		if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+			t.Errorf("%s: allocated %d bytes for a %d-byte module", name, d, len(b))
+		}
+	}
 }

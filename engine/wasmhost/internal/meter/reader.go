@@ -31,6 +31,16 @@ func (r *reader) skip(n int) error {
 }
 
 // u64 reads an unsigned LEB128 of at most 64 bits.
+// count reads a vector length whose items take at least one byte each, so that a corrupt count
+// cannot make the caller allocate more than the input could hold.
+func (r *reader) count() (uint32, error) {
+	n, err := r.u32()
+	if err == nil && int64(n) > int64(len(r.b)-r.p) {
+		err = fmt.Errorf("byte %d: count %d exceeds the %d bytes left", r.p, n, len(r.b)-r.p)
+	}
+	return n, err
+}
+
 func (r *reader) u64() (uint64, error) {
 	var v uint64
 	for shift := uint(0); shift < 70; shift += 7 {
