@@ -5,9 +5,20 @@ import "math"
 // Matrix products used by FULLY_CONNECTED and CONV_2D. Both compute C = A·Bᵀ where A is M×K
 // (activations, row-major) and B is N×K (weights as TFLite stores them: one row per output
 // channel), so every dot product reads two contiguous rows. The work is tiled in 4×4 register
-// blocks (16 accumulators, 8 loads per k step) and split over goroutines by blocks of output
-// channels, so that each goroutine streams its own slice of the weights once through cache
-// while the smaller activation matrix stays resident.
+// blocks (16 accumulators, 8 loads per k step) and split over goroutines as described at
+// gemmRowBlock.
+
+// How a product is split. With enough rows (im2col products: one row per output pixel) each
+// goroutine takes whole blocks of gemmRowBlock rows: its output rows are its own (no cache line
+// is written by two cores) and the block's activations stay in L1 while every weight row streams
+// past them. With few rows (fully connected layers, late convolutions) goroutines take ranges of
+// gemmColBlock output channels, a multiple of 16 so that no two of them write one 64-byte line of
+// a float32/int32 output row. (Splitting by 4-column blocks made two threads slower than one on
+// YAMNet's largest convolution: both cores wrote every output line.)
+const (
+	gemmRowBlock = 16
+	gemmColBlock = 16
+)
 
 // gemmF32 computes c[m*ldc+n] = Σ_k a[m*k..]·b[n*k..] for m < M, n < N.
 func gemmF32(c *OpContext, M, N, K int, a, b, out []float32, ldc int) {
@@ -16,19 +27,31 @@ func gemmF32(c *OpContext, M, N, K int, a, b, out []float32, ldc int) {
 		return
 	}
 	j := jobOf[gemmF32Job](c)
-	*j = gemmF32Job{M: M, N: N, K: K, a: a, b: b, out: out, ldc: ldc}
-	c.parallel((N+3)/4, j)
+	*j = gemmF32Job{M: M, N: N, K: K, a: a, b: b, out: out, ldc: ldc, rows: M >= 4*gemmRowBlock}
+	if j.rows {
+		c.parallel((M+gemmRowBlock-1)/gemmRowBlock, j)
+	} else {
+		c.parallel((N+gemmColBlock-1)/gemmColBlock, j)
+	}
 	*j = gemmF32Job{}
 }
 
-// gemmF32Job runs gemmF32 over a range of 4-column blocks.
+// gemmF32Job runs gemmF32 over a range of row blocks (rows) or of column blocks.
 type gemmF32Job struct {
 	M, N, K, ldc int
 	a, b, out    []float32
+	rows         bool
 }
 
 func (j *gemmF32Job) Run(lo, hi int) {
-	gemmF32Range(lo*4, min(hi*4, j.N), j.M, j.K, j.a, j.b, j.out, j.ldc)
+	if !j.rows {
+		gemmF32Range(lo*gemmColBlock, min(hi*gemmColBlock, j.N), j.M, j.K, j.a, j.b, j.out, j.ldc)
+		return
+	}
+	for m0 := lo * gemmRowBlock; m0 < min(hi*gemmRowBlock, j.M); m0 += gemmRowBlock {
+		m1 := min(m0+gemmRowBlock, j.M)
+		gemmF32Range(0, j.N, m1-m0, j.K, j.a[m0*j.K:], j.b, j.out[m0*j.ldc:], j.ldc)
+	}
 }
 
 // gemmI8 computes int32 c[m*N+n] = Σ_k a[m,k]·b[n,k] with int8 operands.
@@ -38,20 +61,32 @@ func gemmI8(c *OpContext, M, N, K int, a, b []int8, out []int32) {
 		return
 	}
 	j := jobOf[gemmI8Job](c)
-	*j = gemmI8Job{M: M, N: N, K: K, a: a, b: b, out: out}
-	c.parallel((N+3)/4, j)
+	*j = gemmI8Job{M: M, N: N, K: K, a: a, b: b, out: out, rows: M >= 4*gemmRowBlock}
+	if j.rows {
+		c.parallel((M+gemmRowBlock-1)/gemmRowBlock, j)
+	} else {
+		c.parallel((N+gemmColBlock-1)/gemmColBlock, j)
+	}
 	*j = gemmI8Job{}
 }
 
-// gemmI8Job runs gemmI8 over a range of 4-column blocks.
+// gemmI8Job runs gemmI8 over a range of row blocks (rows) or of column blocks.
 type gemmI8Job struct {
 	M, N, K int
 	a, b    []int8
 	out     []int32
+	rows    bool
 }
 
 func (j *gemmI8Job) Run(lo, hi int) {
-	gemmI8Range(lo*4, min(hi*4, j.N), j.M, j.N, j.K, j.a, j.b, j.out)
+	if !j.rows {
+		gemmI8Range(lo*gemmColBlock, min(hi*gemmColBlock, j.N), j.M, j.N, j.K, j.a, j.b, j.out)
+		return
+	}
+	for m0 := lo * gemmRowBlock; m0 < min(hi*gemmRowBlock, j.M); m0 += gemmRowBlock {
+		m1 := min(m0+gemmRowBlock, j.M)
+		gemmI8Range(0, j.N, m1-m0, j.N, j.K, j.a[m0*j.K:], j.b, j.out[m0*j.N:])
+	}
 }
 
 // epilogueJob finishes rows of a product C (M×N): for a hybrid product it turns the int32
@@ -234,3 +269,93 @@ func quantizeRowAsymmetric(x []float32, q []int8) (float32, int32) {
 }
 
 func roundHalfAway(v float32) float32 { return float32(int64(addHalfAway(v))) }
+
+// quantizeSymmetric is quantizeRowSymmetric over a whole image, split over threads: the
+// maximum of per-chunk maxima, then the chunks quantized. Results are identical (max is exact
+// and each element is quantized alone).
+func quantizeSymmetric(c *OpContext, x []float32, q []int8) float32 {
+	const chunk = 4096
+	n := len(x)
+	if c.Threads <= 1 || n < 4*chunk {
+		return quantizeRowSymmetric(x, q)
+	}
+	j := jobOf[quantizeJob](c)
+	parts := (n + chunk - 1) / chunk
+	if cap(j.maxBits) < parts {
+		j.maxBits = make([]uint32, parts) // once per interpreter: the arena shapes are fixed
+	}
+	j.x, j.q, j.chunk, j.maxBits, j.inv = x, q[:n], chunk, j.maxBits[:parts], 0
+	c.parallel(parts, j)
+	var mb uint32
+	for _, b := range j.maxBits {
+		mb = max(mb, b)
+	}
+	m := math.Float32frombits(mb)
+	if m == 0 {
+		clear(q[:n])
+		j.x, j.q = nil, nil
+		return 0
+	}
+	j.inv = 127 / m
+	c.parallel(parts, j)
+	j.x, j.q = nil, nil
+	return m / 127
+}
+
+// quantizeJob runs one phase of quantizeSymmetric over chunks [lo, hi): with inv 0 it records
+// each chunk's max |x| (as bits, see quantizeRowSymmetric), else it quantizes with inv.
+type quantizeJob struct {
+	x       []float32
+	q       []int8
+	chunk   int
+	maxBits []uint32
+	inv     float32
+}
+
+func (j *quantizeJob) Run(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		x := j.x[i*j.chunk : min((i+1)*j.chunk, len(j.x))]
+		if j.inv == 0 {
+			var mb uint32
+			for _, v := range x {
+				mb = max(mb, math.Float32bits(v)&^signBit)
+			}
+			j.maxBits[i] = mb
+			continue
+		}
+		q := j.q[i*j.chunk : i*j.chunk+len(x)]
+		for k, v := range x {
+			iv := int32(addHalfAway(v * j.inv))
+			q[k] = int8(min(max(iv, -127), 127))
+		}
+	}
+}
+
+// quantizeRows quantizes each of the rows of x (rows × cols) on its own, symmetric or not,
+// split over threads: the hybrid fully connected layer's inputs.
+func quantizeRows(c *OpContext, x []float32, q []int8, rows, cols int, asym bool, scales []float32, zps []int32) {
+	j := jobOf[quantizeRowsJob](c)
+	*j = quantizeRowsJob{x: x, q: q, cols: cols, asym: asym, scales: scales, zps: zps}
+	c.parallelWork(rows, rows*cols, j)
+	*j = quantizeRowsJob{}
+}
+
+type quantizeRowsJob struct {
+	x      []float32
+	q      []int8
+	cols   int
+	asym   bool
+	scales []float32
+	zps    []int32
+}
+
+func (j *quantizeRowsJob) Run(lo, hi int) {
+	for b := lo; b < hi; b++ {
+		row, q := j.x[b*j.cols:(b+1)*j.cols], j.q[b*j.cols:]
+		if j.asym {
+			j.scales[b], j.zps[b] = quantizeRowAsymmetric(row, q)
+		} else {
+			j.scales[b], j.zps[b] = quantizeRowSymmetric(row, q), 0
+		}
+	}
+}

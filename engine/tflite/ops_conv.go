@@ -229,7 +229,7 @@ func (k *convKernel) Eval(c *OpContext) error {
 			if k.asym {
 				scale, zp = quantizeRowAsymmetric(img, q)
 			} else {
-				scale = quantizeRowSymmetric(img, q)
+				scale = quantizeSymmetric(c, img, q)
 			}
 			a := q
 			if !k.direct {

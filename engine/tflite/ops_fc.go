@@ -110,14 +110,7 @@ func (k *fcKernel) Eval(c *OpContext) error {
 		acc := bytesAsInt32(c.Scratch(k.acc))
 		sc := bytesAsFloat32(c.Scratch(k.scales))
 		zps := bytesAsInt32(c.Scratch(k.scales)[4*k.batch:])
-		for b := range k.batch {
-			row := x[b*k.in : (b+1)*k.in]
-			if k.asym {
-				sc[b], zps[b] = quantizeRowAsymmetric(row, q[b*k.in:])
-			} else {
-				sc[b], zps[b] = quantizeRowSymmetric(row, q[b*k.in:]), 0
-			}
-		}
+		quantizeRows(c, x, q, k.batch, k.in, k.asym, sc, zps)
 		gemmI8(c, k.batch, k.units, k.in, q, w.Int8(), acc)
 		runEpilogue(c, epilogueJob{out: out, N: k.units, bias: bias, lo: k.lo, hi: k.hi,
 			acc: acc, rowScales: sc[:k.batch], rowZPs: zps[:k.batch], rowSum: k.wRowSum, wScale: k.wScale}, k.batch)

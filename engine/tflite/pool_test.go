@@ -33,3 +33,32 @@ func TestPoolRunsEveryIndexOnce(t *testing.T) {
 		p.close()
 	}
 }
+
+// TestThreadsGiveIdenticalScores: splitting the work over threads (row and column blocks of the
+// products, per-chunk maxima of the hybrid quantization) changes no bit of YAMNet's output.
+func TestThreadsGiveIdenticalScores(t *testing.T) {
+	frames := readTestFile(t, "models/yamnet/reference/birdnet_sample_frames.f32")
+	var outs [][]float32
+	for _, threads := range []int{1, 2, 3} {
+		_, it := loadTestModel(t, "models/yamnet/yamnet.tflite", Options{Threads: threads})
+		var all []float32
+		for f := 0; f < 3 && (f+1)*15600*4 <= len(frames); f++ {
+			if err := it.SetInput(0, frames[f*15600*4:(f+1)*15600*4]); err != nil {
+				t.Fatal(err)
+			}
+			if err := it.Invoke(); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, it.Output(0).Float32()...)
+		}
+		it.Close()
+		outs = append(outs, all)
+	}
+	for k := 1; k < len(outs); k++ {
+		for i := range outs[0] {
+			if outs[k][i] != outs[0][i] {
+				t.Fatalf("threads=%d: score %d is %g, one thread gives %g", k+1, i, outs[k][i], outs[0][i])
+			}
+		}
+	}
+}
