@@ -148,7 +148,7 @@ func main() {
 			}
 		})
 		row(fmt.Sprintf("module start from the compilation cache, %s", g), fmt.Sprintf("%.1f", ns/1e6), "ms",
-			"new runtime + load (instrument, cached compile) + first instance; target ≤ 20 ms")
+			"new runtime + load (instrumented module and compiled code from the on-disk caches) + first instance; target ≤ 20 ms; see engine/wasmhost/RATIONALE.md")
 		ns = median(func(n int) {
 			for range n {
 				m, err := rt.Load(ctx, wasm[g], wasmhost.Limits{})
