@@ -215,24 +215,33 @@ func gemmBlocked[T float32 | int8, A float32 | int32](n0, n1, M, K int, a, b []T
 // quantizeRowSymmetric maps x to int8 with scale max|x|/127 (round half away from zero) and
 // returns the scale; an all-zero row gets scale 0 (callers then output bias only).
 func quantizeRowSymmetric(x []float32, q []int8) float32 {
-	// max|x| on the bit patterns: for non-negative floats (and NaN, which then wins as with
-	// max) the integer order is the float order, and integer max needs no branches.
-	var mb uint32
-	for _, v := range x {
-		mb = max(mb, math.Float32bits(v)&^signBit)
-	}
-	m := math.Float32frombits(mb)
+	m := math.Float32frombits(maxAbsBits(x))
 	if m == 0 {
 		clear(q[:len(x)])
 		return 0
 	}
-	inv := 127 / m
+	quantizeScaled(x, q, 127/m)
+	return m / 127
+}
+
+// maxAbsBits returns the bits of max|x|, computed on the bit patterns: for non-negative floats
+// (and NaN, which then wins as with max) the integer order is the float order, and integer max
+// needs no branches.
+func maxAbsBits(x []float32) uint32 {
+	var mb uint32
+	for _, v := range x {
+		mb = max(mb, math.Float32bits(v)&^signBit)
+	}
+	return mb
+}
+
+// quantizeScaled sets q[i] = x[i]·inv rounded half away from zero, clamped to ±127.
+func quantizeScaled(x []float32, q []int8, inv float32) {
 	q = q[:len(x)]
 	for i, v := range x {
 		iv := int32(addHalfAway(v * inv))
 		q[i] = int8(min(max(iv, -127), 127))
 	}
-	return m / 127
 }
 
 const signBit = 1 << 31
@@ -316,17 +325,9 @@ func (j *quantizeJob) Run(lo, hi int) {
 	for i := lo; i < hi; i++ {
 		x := j.x[i*j.chunk : min((i+1)*j.chunk, len(j.x))]
 		if j.inv == 0 {
-			var mb uint32
-			for _, v := range x {
-				mb = max(mb, math.Float32bits(v)&^signBit)
-			}
-			j.maxBits[i] = mb
-			continue
-		}
-		q := j.q[i*j.chunk : i*j.chunk+len(x)]
-		for k, v := range x {
-			iv := int32(addHalfAway(v * j.inv))
-			q[k] = int8(min(max(iv, -127), 127))
+			j.maxBits[i] = maxAbsBits(x)
+		} else {
+			quantizeScaled(x, j.q[i*j.chunk:], j.inv)
 		}
 	}
 }
