@@ -101,6 +101,17 @@ describe('preview', () => {
     expect(screen.getAllByTestId('preview-row')).toHaveLength(2);
   });
 
+  it('draws only the rows in view and keeps the scroll height of all', () => {
+    const rows = Array.from({ length: 200 }, (_, i) => ({ n: 200 - i }));
+    render(<RowsTable rows={rows} />);
+    const drawn = screen.getAllByTestId('preview-row');
+    // No layout in jsdom: a screenful (40) plus the overscan below it.
+    expect(drawn.length).toBe(48);
+    expect(drawn[0].textContent).toContain('200');
+    const gap = screen.getByTestId('preview-table').querySelector('tr.rows-gap') as HTMLElement;
+    expect(gap.style.height).toBe(`${(200 - 48) * 21}px`);
+  });
+
   it('reads row timestamps in any unit', () => {
     expect(rowTime({ t: '2024-01-01T00:00:00.123456789Z' })).toBe(Date.parse('2024-01-01T00:00:00.123Z'));
     expect(rowTime({ ts: 1_700_000_000_000 })).toBe(1_700_000_000_000);
