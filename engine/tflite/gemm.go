@@ -22,70 +22,53 @@ const (
 
 // gemmF32 computes c[m*ldc+n] = Σ_k a[m*k..]·b[n*k..] for m < M, n < N.
 func gemmF32(c *OpContext, M, N, K int, a, b, out []float32, ldc int) {
-	if M*N*K < 1<<15 {
-		gemmF32Range(0, N, M, K, a, b, out, ldc)
-		return
-	}
-	j := jobOf[gemmF32Job](c)
-	*j = gemmF32Job{M: M, N: N, K: K, a: a, b: b, out: out, ldc: ldc, rows: M >= 4*gemmRowBlock}
-	if j.rows {
-		c.parallel((M+gemmRowBlock-1)/gemmRowBlock, j)
-	} else {
-		c.parallel((N+gemmColBlock-1)/gemmColBlock, j)
-	}
-	*j = gemmF32Job{}
-}
-
-// gemmF32Job runs gemmF32 over a range of row blocks (rows) or of column blocks.
-type gemmF32Job struct {
-	M, N, K, ldc int
-	a, b, out    []float32
-	rows         bool
-}
-
-func (j *gemmF32Job) Run(lo, hi int) {
-	if !j.rows {
-		gemmF32Range(lo*gemmColBlock, min(hi*gemmColBlock, j.N), j.M, j.K, j.a, j.b, j.out, j.ldc)
-		return
-	}
-	for m0 := lo * gemmRowBlock; m0 < min(hi*gemmRowBlock, j.M); m0 += gemmRowBlock {
-		m1 := min(m0+gemmRowBlock, j.M)
-		gemmF32Range(0, j.N, m1-m0, j.K, j.a[m0*j.K:], j.b, j.out[m0*j.ldc:], j.ldc)
-	}
+	gemm(c, M, N, K, a, b, out, ldc, gemmF32Range)
 }
 
 // gemmI8 computes int32 c[m*N+n] = Σ_k a[m,k]·b[n,k] with int8 operands.
 func gemmI8(c *OpContext, M, N, K int, a, b []int8, out []int32) {
+	gemm(c, M, N, K, a, b, out, N, gemmI8Ranges)
+}
+
+// gemmI8Ranges is gemmI8Range with gemmF32Range's parameters (the output stride is N).
+func gemmI8Ranges(n0, n1, M, K int, a, b []int8, out []int32, ldc int) {
+	gemmI8Range(n0, n1, M, ldc, K, a, b, out)
+}
+
+// gemm runs kernel over the whole product, split over threads as described at gemmRowBlock.
+func gemm[T float32 | int8, A float32 | int32](c *OpContext, M, N, K int, a, b []T, out []A, ldc int,
+	kernel func(n0, n1, M, K int, a, b []T, out []A, ldc int)) {
 	if M*N*K < 1<<15 {
-		gemmI8Range(0, N, M, N, K, a, b, out)
+		kernel(0, N, M, K, a, b, out, ldc)
 		return
 	}
-	j := jobOf[gemmI8Job](c)
-	*j = gemmI8Job{M: M, N: N, K: K, a: a, b: b, out: out, rows: M >= 4*gemmRowBlock}
+	j := jobOf[gemmJob[T, A]](c)
+	*j = gemmJob[T, A]{M: M, N: N, K: K, ldc: ldc, a: a, b: b, out: out, rows: M >= 4*gemmRowBlock, kernel: kernel}
 	if j.rows {
 		c.parallel((M+gemmRowBlock-1)/gemmRowBlock, j)
 	} else {
 		c.parallel((N+gemmColBlock-1)/gemmColBlock, j)
 	}
-	*j = gemmI8Job{}
+	*j = gemmJob[T, A]{}
 }
 
-// gemmI8Job runs gemmI8 over a range of row blocks (rows) or of column blocks.
-type gemmI8Job struct {
-	M, N, K int
-	a, b    []int8
-	out     []int32
-	rows    bool
+// gemmJob runs a product over a range of row blocks (rows) or of column blocks.
+type gemmJob[T float32 | int8, A float32 | int32] struct {
+	M, N, K, ldc int
+	a, b         []T
+	out          []A
+	rows         bool
+	kernel       func(n0, n1, M, K int, a, b []T, out []A, ldc int)
 }
 
-func (j *gemmI8Job) Run(lo, hi int) {
+func (j *gemmJob[T, A]) Run(lo, hi int) {
 	if !j.rows {
-		gemmI8Range(lo*gemmColBlock, min(hi*gemmColBlock, j.N), j.M, j.N, j.K, j.a, j.b, j.out)
+		j.kernel(lo*gemmColBlock, min(hi*gemmColBlock, j.N), j.M, j.K, j.a, j.b, j.out, j.ldc)
 		return
 	}
 	for m0 := lo * gemmRowBlock; m0 < min(hi*gemmRowBlock, j.M); m0 += gemmRowBlock {
 		m1 := min(m0+gemmRowBlock, j.M)
-		gemmI8Range(0, j.N, m1-m0, j.N, j.K, j.a[m0*j.K:], j.b, j.out[m0*j.N:])
+		j.kernel(0, j.N, m1-m0, j.K, j.a[m0*j.K:], j.b, j.out[m0*j.ldc:], j.ldc)
 	}
 }
 
