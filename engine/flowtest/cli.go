@@ -31,7 +31,7 @@ type FileReport struct {
 
 // Report is what `test --json` prints.
 type Report struct {
-	Files  []FileReport `json:"files"`
+	Files   []FileReport `json:"files"`
 	Passed  int          `json:"passed"`
 	Failed  int          `json:"failed"`
 	Updated int          `json:"updated"`
