@@ -377,6 +377,10 @@ func replacement(n graph.Node, spec *engine.Spec, src Source, env Env) (*replace
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(env.Dir, path)
 		}
+		path, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
 		switch strings.ToLower(filepath.Ext(path)) {
 		case ".jsonl", ".ndjson":
 			var err error
