@@ -60,6 +60,7 @@ func main() {
 const usage = `usage:
   atoll-runner run [flags] graph.json     run a graph until it ends, a signal or --timeout
   atoll-runner validate [--json] graph.json
+  atoll-runner test [--json] [--update] [--run REGEX] graph.json|TESTFILE|DIR
   atoll-runner version
 `
 
@@ -74,6 +75,8 @@ func runMain(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) 
 		return cmdRun(args[1:], stdout, stderr, signals)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "test":
+		return cmdTest(args[1:], stdout, stderr, signals)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
