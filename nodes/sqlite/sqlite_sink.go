@@ -136,7 +136,9 @@ func (s *sqliteSink) Validate() error {
 }
 
 // where names the database and table in errors.
-func (s *sqliteSink) where() string { return fmt.Sprintf("sqlite %s table %q", s.cfg.Path, s.cfg.Table) }
+func (s *sqliteSink) where() string {
+	return fmt.Sprintf("sqlite %s table %q", s.cfg.Path, s.cfg.Table)
+}
 
 // open opens the database on the first batch, so that validating a graph touches no file.
 func (s *sqliteSink) open() error {
