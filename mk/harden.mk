@@ -3,7 +3,10 @@
 # the input readers for HARDEN_FUZZTIME (30 s in CI): the JSON view parser against
 # encoding/json, the WAV header and chunk reader, and the CSV/JSON-lines line reader.
 
-TESTS += check-large-files fuzz-harden
+TESTS += check-large-files
+
+# `make fuzz` (part of `make test`) runs these too.
+fuzz: fuzz-harden
 
 HARDEN_FUZZTIME ?= 30s
 
@@ -14,3 +17,5 @@ check-large-files:
 
 fuzz-harden:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseJSON$$' -fuzztime $(HARDEN_FUZZTIME) ./engine/rows/
+	$(GO) test -run '^$$' -fuzz '^FuzzWAVReader$$' -fuzztime $(HARDEN_FUZZTIME) ./nodes/audio/
+	$(GO) test -run '^$$' -fuzz '^FuzzFileLineReader$$' -fuzztime $(HARDEN_FUZZTIME) ./nodes/core/
