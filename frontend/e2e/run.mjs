@@ -4,6 +4,7 @@
 //   node e2e/run.mjs invalid    scenarios whose name contains "invalid"
 import { join } from 'node:path';
 import { ensureArtifacts, launchBrowser, pickTypes, startServer } from './lib.mjs';
+import { flowTestScenarios } from './flowtests.mjs';
 
 const shots = ensureArtifacts();
 const filter = process.argv[2] ?? '';
@@ -293,6 +294,8 @@ const scenarios = {
     await page.close();
   },
 };
+
+Object.assign(scenarios, flowTestScenarios({ openStudio, assert, shots, T }));
 
 const server = await startServer();
 const { context, close } = await launchBrowser();
