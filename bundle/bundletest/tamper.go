@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
@@ -146,4 +148,47 @@ func Cases(good, bomb []byte, untrusted ed25519.PrivateKey) ([]Case, error) {
 	add("hard link", tar.Header{Name: "hard", Typeflag: tar.TypeLink, Linkname: bundle.GraphPath}, "", `entry "hard": a hard link`)
 	cases = append(cases, Case{Name: "inflates past the limit", Data: bomb, Want: "exceeds the entry size limit of 1048576", MaxEntrySize: 1 << 20})
 	return cases, nil
+}
+
+// ReplaceEntry returns good with the entry at path holding data instead, the manifest updated and
+// signed again by key: a bundle that verifies, for testing what happens after verification.
+func ReplaceEntry(good []byte, key ed25519.PrivateKey, path string, data []byte) ([]byte, error) {
+	es, err := read(good)
+	if err != nil {
+		return nil, err
+	}
+	m, err := bundle.ParseManifest(es[0].data)
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	for i := range m.Entries {
+		if m.Entries[i].Path == path {
+			sum := sha256.Sum256(data)
+			m.Entries[i].Size, m.Entries[i].SHA256 = int64(len(data)), hex.EncodeToString(sum[:])
+			found = true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("no entry %q", path)
+	}
+	mb, err := m.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	sig, err := bundle.Sign(mb, key)
+	if err != nil {
+		return nil, err
+	}
+	for i := range es {
+		switch es[i].hdr.Name {
+		case bundle.ManifestPath:
+			es[i].data = mb
+		case bundle.SignaturePath:
+			es[i].data = sig
+		case path:
+			es[i].data = data
+		}
+	}
+	return pack(es), nil
 }
