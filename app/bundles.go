@@ -15,9 +15,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/atoll-studio/atoll/bundle"
 	"github.com/atoll-studio/atoll/engine"
+	"github.com/atoll-studio/atoll/storage"
 )
 
 // ExportRequest says what to export: a saved version of a graph (the latest when Version is 0),
@@ -73,8 +75,9 @@ type ExportOptions struct {
 type KeyInfo struct {
 	Algorithm string `json:"algorithm"`
 	// PublicKey is the text form a runner's --trust file holds, one key a line.
-	PublicKey   string `json:"public_key"`
-	Fingerprint string `json:"fingerprint"`
+	PublicKey   string    `json:"public_key"`
+	Fingerprint string    `json:"fingerprint"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // ExportOptions returns the platforms and, for each, whether a runner binary can be bundled (from
@@ -271,9 +274,11 @@ func (s *Service) bundleOptions(req ExportRequest) (bundle.Options, string, erro
 		opts.SystemdUnit = true
 	}
 	if req.Sign {
-		if opts.Key, err = s.store.GetOrCreateSigningKey(s.ctx); err != nil {
+		k, err := s.store.SigningKey(s.ctx)
+		if err != nil {
 			return bundle.Options{}, "", err
 		}
+		opts.Key = k.Private
 	}
 	return opts, bundleFileName(parsed.Name, vi.Version), nil
 }
@@ -353,20 +358,21 @@ func (s *Service) runnerBinary(platform string) (string, error) {
 
 // SigningKey returns the public half of the studio's signing key, creating the key on first use.
 func (s *Service) SigningKey() (KeyInfo, error) {
-	key, err := s.store.GetOrCreateSigningKey(s.ctx)
+	k, err := s.store.SigningKey(s.ctx)
 	if err != nil {
 		return KeyInfo{}, err
 	}
-	return keyInfo(key), nil
+	return keyInfo(k), nil
 }
 
-// ExportKeyPair returns the signing key pair in its text form, to give a teammate who signs too.
+// ExportKeyPair returns the signing key pair in its text form, to give a teammate who signs too
+// (created first when there is none yet).
 func (s *Service) ExportKeyPair() (string, error) {
-	key, err := s.store.GetOrCreateSigningKey(s.ctx)
+	k, err := s.store.SigningKey(s.ctx)
 	if err != nil {
 		return "", err
 	}
-	return bundle.FormatPrivateKey(key), nil
+	return bundle.FormatPrivateKey(k.Private), nil
 }
 
 // ImportKeyPair replaces the signing key with an exported pair and returns its public half.
@@ -375,15 +381,15 @@ func (s *Service) ImportKeyPair(pair string) (KeyInfo, error) {
 	if err != nil {
 		return KeyInfo{}, fmt.Errorf("import key pair: %w: %w", err, ErrInvalid)
 	}
-	if err := s.store.SetSigningKey(s.ctx, key); err != nil {
+	if err := s.store.ImportKey(s.ctx, key); err != nil {
 		return KeyInfo{}, err
 	}
-	return keyInfo(key), nil
+	return s.SigningKey()
 }
 
-func keyInfo(key ed25519.PrivateKey) KeyInfo {
-	pub := key.Public().(ed25519.PublicKey)
-	return KeyInfo{Algorithm: "ed25519", PublicKey: bundle.FormatPublicKey(pub), Fingerprint: bundle.KeyID(pub)}
+func keyInfo(k storage.SigningKey) KeyInfo {
+	pub := k.Public()
+	return KeyInfo{Algorithm: "ed25519", PublicKey: bundle.FormatPublicKey(pub), Fingerprint: bundle.KeyID(pub), CreatedAt: k.CreatedAt}
 }
 
 // bundleRoutes registers the HTTP routes of bundles and keys (API.md "Bundles and keys").

@@ -125,19 +125,29 @@ export type ExportRequest = {
   params?: Record<string, unknown>;
   sign: boolean;
 };
-export type BundleEntry = { path: string; size: number; sha256: string };
+export type BundleEntry = {
+  path: string;
+  size: number;
+  sha256: string;
+  /** graph, asset, test, runner, unit or data */
+  kind: string;
+  /** Where an asset is used (its first use) and where it came from. */
+  node?: string;
+  field?: string;
+  source?: string;
+};
 /** The bundle's manifest (bundle/BUNDLE.md); the studio shows it before saving. */
 export type BundleManifest = {
-  format: number;
+  format_version: number;
   graph_id: string;
+  graph_name?: string;
   graph_version: number;
   atoll_version: string;
   created: string;
-  entries: BundleEntry[];
   node_types: string[];
-  parameters?: GraphParam[];
-  platforms?: string[];
-  [k: string]: unknown;
+  parameters: GraphParam[];
+  platforms: string[];
+  entries: BundleEntry[];
 };
 export type ExportPlan = {
   manifest: BundleManifest;

@@ -90,7 +90,7 @@ function ParamRow(props: { index: number; param: GraphParam; usedBy: string[]; o
         </button>
       </div>
       <div className="param-line">
-        {p.type === 'bool' ? (
+        {p.type === 'boolean' ? (
           <select value={text} onChange={(e) => setDefault(e.target.value)} data-testid={`param-default-${i}`}>
             <option value="">no default</option>
             <option value="true">true</option>

@@ -10,19 +10,19 @@ const st = () => useStudio.getState();
 
 describe('parameter values', () => {
   it.each([
-    ['int', '42', { ok: true, value: 42 }],
-    ['int', '-7', { ok: true, value: -7 }],
-    ['int', '4.2', { ok: false, reason: '"4.2" is not an integer' }],
-    ['int', '99999999999999999999', { ok: false, reason: '99999999999999999999 is out of range' }],
-    ['float', '0.25', { ok: true, value: 0.25 }],
-    ['float', '1e3', { ok: true, value: 1000 }],
-    ['float', '0x10', { ok: false, reason: '"0x10" is not a number' }],
-    ['float', 'Infinity', { ok: false, reason: '"Infinity" is not a number' }],
-    ['bool', 'true', { ok: true, value: true }],
-    ['bool', 'yes', { ok: false, reason: '"yes" is not true or false' }],
+    ['integer', '42', { ok: true, value: 42 }],
+    ['integer', '-7', { ok: true, value: -7 }],
+    ['integer', '4.2', { ok: false, reason: '"4.2" is not an integer' }],
+    ['integer', '99999999999999999999', { ok: false, reason: '99999999999999999999 is out of range' }],
+    ['number', '0.25', { ok: true, value: 0.25 }],
+    ['number', '1e3', { ok: true, value: 1000 }],
+    ['number', '0x10', { ok: false, reason: '"0x10" is not a number' }],
+    ['number', 'Infinity', { ok: false, reason: '"Infinity" is not a number' }],
+    ['boolean', 'true', { ok: true, value: true }],
+    ['boolean', 'yes', { ok: false, reason: '"yes" is not true or false' }],
     ['string', ' mqtt://b:1883 ', { ok: true, value: ' mqtt://b:1883 ' }],
     ['string', '', { ok: true, value: undefined }],
-    ['duration', '1s', { ok: false, reason: 'unknown type "duration" (want string, int, float, bool)' }],
+    ['duration', '1s', { ok: false, reason: 'unknown type "duration" (want string, integer, number, boolean)' }],
   ])('%s %j', (type, text, want) => {
     expect(parseParamValue(type, text)).toEqual(want);
   });
@@ -30,21 +30,21 @@ describe('parameter values', () => {
   it('checks a parameter list, naming each parameter', () => {
     expect(
       checkParams([
-        { name: 'threshold', type: 'float', default: 0.5 },
-        { name: 'threshold', type: 'float' },
+        { name: 'threshold', type: 'number', default: 0.5 },
+        { name: 'threshold', type: 'number' },
         { name: '', type: 'string' },
         { name: '1x', type: 'string' },
-        { name: 'count', type: 'int', default: 1.5 },
+        { name: 'count', type: 'integer', default: 1.5 },
         { name: 'dir', type: 'path' },
       ]),
     ).toEqual([
       'parameter "threshold": declared twice',
       'parameter 3: empty name',
-      'parameter "1x": name must be letters, digits and _ (not starting with a digit)',
-      'parameter "count": default 1.5 is not of type int',
+      'parameter "1x": name must be up to 64 letters, digits, _ . - (starting with a letter or _)',
+      'parameter "count": default 1.5 is not of type integer',
       'parameter "dir": unknown type "path"',
     ]);
-    expect(checkParams([{ name: 'ok_1', type: 'bool', default: false, doc: 'x' }])).toEqual([]);
+    expect(checkParams([{ name: 'ok_1', type: 'boolean', default: false, doc: 'x' }])).toEqual([]);
   });
 
   it('finds references in nested config, and the undeclared ones', () => {
@@ -93,9 +93,9 @@ describe('export choices', () => {
 
   it('bakes in only edited, typed parameter values', () => {
     const params = [
-      { name: 'threshold', type: 'float', default: 0.5 },
+      { name: 'threshold', type: 'number', default: 0.5 },
       { name: 'device', type: 'string' },
-      { name: 'n', type: 'int', default: 3 },
+      { name: 'n', type: 'integer', default: 3 },
     ];
     expect(bundleOverrides(params, {})).toEqual({ ok: true, values: {} });
     expect(bundleOverrides(params, { threshold: '0.5', device: 'owl-1', n: '' })).toEqual({ ok: true, values: { device: 'owl-1' } });
@@ -119,7 +119,7 @@ describe('parameters in the store', () => {
       version: 1,
       id: 'g1',
       name: 'test',
-      parameters: [{ name: 'rate', type: 'float', default: 10, doc: 'rows per second' }],
+      parameters: [{ name: 'rate', type: 'number', default: 10, doc: 'rows per second' }],
       nodes: [{ id: 'generator-1', type: 'source.generator', config: { rate: '${param:rate}' }, ui: { x: 0, y: 0 } }],
       edges: [],
     };
@@ -132,7 +132,7 @@ describe('parameters in the store', () => {
     expect(st().dirty()).toBe(true);
     expect(await st().save()).toBe(true);
     expect(b.saved[0].parameters).toEqual([
-      { name: 'rate', type: 'float', default: 10, doc: 'rows per second' },
+      { name: 'rate', type: 'number', default: 10, doc: 'rows per second' },
       { name: 'device', type: 'string', default: 'owl-1' },
     ]);
     expect(st().dirty()).toBe(false);

@@ -4,10 +4,10 @@
 import type { GraphDoc, GraphParam } from '../backend/types';
 
 /** The parameter types a graph may declare (engine/graph). */
-export const PARAM_TYPES = ['string', 'int', 'float', 'bool'] as const;
+export const PARAM_TYPES = ['string', 'integer', 'number', 'boolean'] as const;
 export type ParamType = (typeof PARAM_TYPES)[number];
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const REF = /\$\{param:([^}]*)\}/g;
 
 export type Parsed = { ok: true; value: unknown } | { ok: false; reason: string };
@@ -17,18 +17,18 @@ export function parseParamValue(type: string, text: string): Parsed {
   const t = text.trim();
   if (t === '') return { ok: true, value: undefined };
   switch (type) {
-    case 'int':
+    case 'integer':
       if (!/^[-+]?\d+$/.test(t)) return { ok: false, reason: `"${text}" is not an integer` };
       if (!Number.isSafeInteger(Number(t))) return { ok: false, reason: `${t} is out of range` };
       return { ok: true, value: Number(t) };
-    case 'float': {
+    case 'number': {
       const n = Number(t);
       if (!Number.isFinite(n) || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) {
         return { ok: false, reason: `"${text}" is not a number` };
       }
       return { ok: true, value: n };
     }
-    case 'bool':
+    case 'boolean':
       if (t === 'true') return { ok: true, value: true };
       if (t === 'false') return { ok: true, value: false };
       return { ok: false, reason: `"${text}" is not true or false` };
@@ -49,11 +49,11 @@ export function formatParamValue(v: unknown): string {
 export function valueFits(type: string, v: unknown): boolean {
   if (v === undefined) return true;
   switch (type) {
-    case 'int':
+    case 'integer':
       return typeof v === 'number' && Number.isSafeInteger(v);
-    case 'float':
+    case 'number':
       return typeof v === 'number' && Number.isFinite(v);
-    case 'bool':
+    case 'boolean':
       return typeof v === 'boolean';
     case 'string':
       return typeof v === 'string';
@@ -68,7 +68,7 @@ export function checkParams(params: GraphParam[]): string[] {
   params.forEach((p, i) => {
     const who = p.name ? `parameter "${p.name}"` : `parameter ${i + 1}`;
     if (!p.name) out.push(`${who}: empty name`);
-    else if (!NAME.test(p.name)) out.push(`${who}: name must be letters, digits and _ (not starting with a digit)`);
+    else if (!NAME.test(p.name)) out.push(`${who}: name must be up to 64 letters, digits, _ . - (starting with a letter or _)`);
     else if (seen.has(p.name)) out.push(`${who}: declared twice`);
     seen.add(p.name);
     if (!(PARAM_TYPES as readonly string[]).includes(p.type)) out.push(`${who}: unknown type "${p.type}"`);
