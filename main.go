@@ -44,6 +44,9 @@ const usage = `usage:
                                  run a graph headless and print its metrics (exit 0 finished or
                                  stopped, 1 failed or not drained, 2 invalid graph)
   atoll validate graph.json      print the graph's problems, one per line (exit 1 when any)
+  atoll export GRAPH.json|--graph ID [--version N] -o FILE.atoll [flags]
+                                 write a signed bundle for atoll-runner (atoll export -h)
+  atoll key public|export|import the studio's bundle signing key (atoll key)
   atoll version                  print the version
 `
 
@@ -63,6 +66,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runGraph(rest, stdout, stderr)
 	case "validate":
 		return validate(rest, stdout, stderr)
+	case "export":
+		return exportCmd(rest, stdout, stderr)
+	case "key":
+		return keyCmd(rest, stdout, stderr)
 	case "desktop":
 		return desktop(rest, stdout, stderr)
 	case "version", "--version", "-v":
