@@ -143,9 +143,9 @@ func (s *Service) SaveBundle(req ExportRequest) (SavedBundle, error) {
 	return saved, nil
 }
 
-// ExportBundleFile writes the bundle to path (replacing it only once it is complete) and returns
+// exportBundleFile writes the bundle to path (replacing it only once it is complete) and returns
 // what was written.
-func (s *Service) ExportBundleFile(req ExportRequest, path string) (SavedBundle, error) {
+func (s *Service) exportBundleFile(req ExportRequest, path string) (SavedBundle, error) {
 	opts, _, err := s.bundleOptions(req)
 	if err != nil {
 		return SavedBundle{}, err

@@ -216,7 +216,7 @@ func TestExportPreviewThenDownload(t *testing.T) {
 		t.Error("two exports of one version differ")
 	}
 	path := filepath.Join(t.TempDir(), "birds.atoll")
-	saved, err := s.svc.ExportBundleFile(req, path)
+	saved, err := s.svc.exportBundleFile(req, path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import type { ExportOptions, ExportPlan, ExportRequest } from '../backend/types';
+import { APIError, type ExportOptions, type ExportPlan, type ExportRequest } from '../backend/types';
 import { bundleOverrides, defaultPlatforms, runnerReason } from '../store/bundle';
 import { formatParamValue, formatSize } from '../store/params';
 import { useStudio } from '../store/store';
@@ -72,6 +72,8 @@ export function ExportDialog() {
           if (!live) return;
           setPlan(null);
           setPlanError(err.message);
+          // Refusals addressed to nodes mark them on the canvas, as validation does.
+          if (err instanceof APIError && err.problems.length) st().setProblems(err.problems);
         });
     }, 150);
     return () => {
