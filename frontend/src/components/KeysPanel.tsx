@@ -74,7 +74,6 @@ export function KeysPanel() {
 
   return (
     <div className="keys" data-testid="keys">
-      <div className="keys-head">Signing key</div>
       {error && <div className="bad">{error}</div>}
       {key && (
         <>
