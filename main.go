@@ -24,6 +24,7 @@ import (
 	"github.com/atoll-studio/atoll/app"
 	"github.com/atoll-studio/atoll/app/web"
 	"github.com/atoll-studio/atoll/engine"
+	"github.com/atoll-studio/atoll/engine/flowtest"
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/examples"
 	"github.com/atoll-studio/atoll/nodes"
@@ -47,6 +48,7 @@ const usage = `usage:
   atoll export GRAPH.json|--graph ID [--version N] -o FILE.atoll [flags]
                                  write a signed bundle for atoll-runner (atoll export -h)
   atoll key public|export|import the studio's bundle signing key (atoll key)
+  atoll `+flowtest.CommandUsage+`
   atoll version                  print the version
 `
 
@@ -70,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exportCmd(rest, stdout, stderr)
 	case "key":
 		return keyCmd(rest, stdout, stderr)
+	case "test":
+		return testGraphs(rest, stdout, stderr)
 	case "desktop":
 		return desktop(rest, stdout, stderr)
 	case "version", "--version", "-v":
