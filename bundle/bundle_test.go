@@ -1,12 +1,9 @@
 package bundle_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"crypto/ed25519"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atoll-studio/atoll/bundle"
+	"github.com/atoll-studio/atoll/bundle/bundletest"
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/internal/wasmexamples"
 	"github.com/atoll-studio/atoll/nodes"
@@ -184,122 +182,39 @@ func TestPlanRefusals(t *testing.T) {
 	}
 }
 
-// rewrite rebuilds a bundle's tar stream, letting edit change, drop or add entries.
-type tarEntry struct {
-	hdr  tar.Header
-	data []byte
-}
-
-func entries(t *testing.T, data []byte) []tarEntry {
-	gz, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	var out []tarEntry
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		out = append(out, tarEntry{*h, b})
-	}
-}
-
-func pack(t *testing.T, es []tarEntry) []byte {
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, e := range es {
-		h := e.hdr
-		if h.Typeflag == tar.TypeReg {
-			h.Size = int64(len(e.data))
-		}
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			tw.Write(e.data)
-		}
-	}
-	tw.Close()
-	gz.Close()
-	return buf.Bytes()
-}
-
-// TestVerifyTampering checks each way of changing a bundle is refused with its own reason.
+// TestVerifyTampering checks each way of changing a bundle is refused with its own reason and
+// leaves nothing behind in the directory it would unpack into.
 func TestVerifyTampering(t *testing.T) {
 	opts := momentOptions(t)
-	var good bytes.Buffer
+	var good, bomb bytes.Buffer
 	if _, err := bundle.Write(&good, opts); err != nil {
 		t.Fatal(err)
 	}
+	opts.Files = append(opts.Files, bundle.File{Path: "data/zeros.bin", Data: make([]byte, 4<<20)})
+	if _, err := bundle.Write(&bomb, opts); err != nil {
+		t.Fatal(err)
+	}
+	cases, err := bundletest.Cases(good.Bytes(), bomb.Bytes(), testKey(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 14 {
+		t.Fatalf("only %d cases", len(cases))
+	}
 	trusted := []ed25519.PublicKey{testKey(1).Public().(ed25519.PublicKey)}
-	find := func(es []tarEntry, pfx string) int {
-		for i, e := range es {
-			if strings.HasPrefix(e.hdr.Name, pfx) {
-				return i
-			}
-		}
-		t.Fatalf("no entry %s", pfx)
-		return -1
-	}
-	flip := func(pfx string) func([]tarEntry) []tarEntry {
-		return func(es []tarEntry) []tarEntry {
-			i := find(es, pfx)
-			es[i].data = append([]byte(nil), es[i].data...)
-			es[i].data[len(es[i].data)/2] ^= 1
-			return es
-		}
-	}
-	add := func(h tar.Header, data string) func([]tarEntry) []tarEntry {
-		return func(es []tarEntry) []tarEntry { return append(es, tarEntry{h, []byte(data)}) }
-	}
-	cases := []struct {
-		name string
-		edit func([]tarEntry) []tarEntry
-		raw  func([]byte) []byte
-		opts bundle.VerifyOptions
-		want string
-	}{
-		{name: "manifest byte", edit: flip("manifest.json"), want: `entry "manifest.sig": bad signature`},
-		{name: "graph byte", edit: flip("graph.json"), want: `entry "graph.json": content changed`},
-		{name: "wasm byte", edit: flip("assets/"), want: `.wasm": content changed`},
-		{name: "test byte", edit: flip("tests/"), want: `entry "tests/m.test.json": content changed`},
-		{name: "truncated", raw: func(b []byte) []byte { return b[:len(b)*2/3] }, want: "truncated or corrupt archive"},
-		{name: "unsigned", edit: func(es []tarEntry) []tarEntry { return append(es[:1], es[2:]...) }, want: "not signed"},
-		{name: "untrusted", opts: bundle.VerifyOptions{Trusted: []ed25519.PublicKey{testKey(2).Public().(ed25519.PublicKey)}}, want: "not trusted"},
-		{name: "missing entry", edit: func(es []tarEntry) []tarEntry { i := find(es, "tests/"); return append(es[:i], es[i+1:]...) },
-			want: `entry "tests/m.test.json": declared in the manifest but missing`},
-		{name: "extra entry", edit: add(tar.Header{Name: "extra.txt", Typeflag: tar.TypeReg, Mode: 0o644}, "hi"), want: `entry "extra.txt": not in the manifest`},
-		{name: "dotdot", edit: add(tar.Header{Name: "../x", Typeflag: tar.TypeReg, Mode: 0o644}, "x"), want: `entry "../x": path traversal`},
-		{name: "absolute", edit: add(tar.Header{Name: "/etc/x", Typeflag: tar.TypeReg, Mode: 0o644}, "x"), want: `entry "/etc/x": absolute path`},
-		{name: "symlink", edit: add(tar.Header{Name: "link", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}, ""), want: `entry "link": a symlink`},
-		{name: "hard link", edit: add(tar.Header{Name: "hard", Typeflag: tar.TypeLink, Linkname: "graph.json"}, ""), want: `entry "hard": a hard link`},
-		{name: "over limit", opts: bundle.VerifyOptions{Limits: bundle.Limits{MaxEntrySize: 100}}, want: "exceeds the entry size limit of 100"},
-	}
+	seen := map[string]string{}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			data := good.Bytes()
-			if c.edit != nil {
-				data = pack(t, c.edit(entries(t, data)))
-			}
-			if c.raw != nil {
-				data = c.raw(append([]byte(nil), data...))
-			}
-			vo := c.opts
-			if vo.Trusted == nil {
-				vo.Trusted = trusted
-			}
+		t.Run(c.Name, func(t *testing.T) {
 			state := t.TempDir()
-			_, err := bundle.Unpack(bytes.NewReader(data), filepath.Join(state, "b"), vo)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("got %v, want %q", err, c.want)
+			vo := bundle.VerifyOptions{Trusted: trusted, Limits: bundle.Limits{MaxEntrySize: c.MaxEntrySize}}
+			_, err := bundle.Unpack(bytes.NewReader(c.Data), filepath.Join(state, "b"), vo)
+			if err == nil || !strings.Contains(err.Error(), c.Want) {
+				t.Fatalf("got %v, want %q", err, c.Want)
 			}
+			if other, dup := seen[err.Error()]; dup {
+				t.Errorf("same message as case %q: %v", other, err)
+			}
+			seen[err.Error()] = c.Name
 			if left, _ := os.ReadDir(state); len(left) != 0 {
 				t.Fatalf("a refused bundle left %d files in the state directory", len(left))
 			}
