@@ -142,8 +142,14 @@ func openService(db string) (*app.Service, error) {
 		}
 	}
 	base := filepath.Join(ws, "graphs")
+	// Exports may include the runner binaries `make runner` puts in the checkout's dist/.
+	runners := os.Getenv("ATOLL_RUNNERS")
+	if co := examples.Checkout(); runners == "" && co != "" {
+		runners = filepath.Join(filepath.Dir(co), "dist")
+	}
 	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base,
-		Services: map[string]any{core.BaseDirService: base}, ReadyFile: os.Getenv("ATOLL_READY_FILE")})
+		Services: map[string]any{core.BaseDirService: base}, ReadyFile: os.Getenv("ATOLL_READY_FILE"),
+		RunnerDir: runners, Version: version})
 }
 
 func dbFlag(fs *flag.FlagSet) *string {

@@ -50,8 +50,10 @@ export function onKey(e: KeyboardEvent): void {
 const ConfigPanel = lazy(() => import('./components/ConfigPanel').then((m) => ({ default: m.ConfigPanel })));
 const HistoryPanel = lazy(() => import('./components/HistoryPanel').then((m) => ({ default: m.HistoryPanel })));
 const AssetManager = lazy(() => import('./components/AssetManager').then((m) => ({ default: m.AssetManager })));
+const ParamsPanel = lazy(() => import('./components/ParamsPanel').then((m) => ({ default: m.ParamsPanel })));
+const ExportDialog = lazy(() => import('./components/ExportDialog').then((m) => ({ default: m.ExportDialog })));
 
-type RightTab = 'config' | 'history' | 'assets';
+type RightTab = 'config' | 'history' | 'assets' | 'params';
 type BottomTab = 'preview' | 'log' | 'problems';
 
 export function App() {
@@ -62,6 +64,7 @@ export function App() {
   const nLogs = useStudio((s) => s.logs.length);
   const preview = useStudio((s) => s.preview);
   const run = useStudio((s) => s.run);
+  const exportOpen = useStudio((s) => s.exportOpen);
   const title = useStudio((s) => (s.info ? `${s.dirty() ? '● ' : ''}${s.info.name} — Atoll Studio` : 'Atoll Studio'));
   useEffect(() => {
     document.title = title;
@@ -141,15 +144,24 @@ export function App() {
             <button className={right === 'assets' ? 'on' : ''} onClick={() => setRight('assets')} data-testid="tab-assets">
               Assets
             </button>
+            <button className={right === 'params' ? 'on' : ''} onClick={() => setRight('params')} data-testid="tab-params">
+              Params
+            </button>
           </div>
           <div className="right-body">
             <Suspense fallback={<div className="panel-empty">Loading…</div>}>
               {right === 'config' && <ConfigPanel />}
               {right === 'history' && <HistoryPanel />}
               {right === 'assets' && <AssetManager />}
+              {right === 'params' && <ParamsPanel />}
             </Suspense>
           </div>
         </aside>
+        {exportOpen && (
+          <Suspense fallback={null}>
+            <ExportDialog />
+          </Suspense>
+        )}
         <Toasts />
       </div>
     </ReactFlowProvider>
