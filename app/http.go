@@ -138,6 +138,7 @@ func NewHandler(svc *Service, opts HandlerOptions) http.Handler {
 	mux.HandleFunc("GET /api/assets/{sha}", h.getAsset)
 	h.bundleRoutes(mux)
 	mux.HandleFunc("GET /api/ws", h.websocket)
+	h.testRoutes(mux) // app/tests.go
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("no API endpoint %s %s: %w", r.Method, r.URL.Path, ErrNotFound))
 	})

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { exportScenarios } from './export.mjs';
 import { ensureArtifacts, launchBrowser, pickTypes, startServer } from './lib.mjs';
+import { flowTestScenarios } from './flowtests.mjs';
 
 const shots = ensureArtifacts();
 const filter = process.argv[2] ?? '';
@@ -296,6 +297,7 @@ const scenarios = {
 };
 
 Object.assign(scenarios, exportScenarios);
+Object.assign(scenarios, flowTestScenarios({ openStudio, assert, shots, T }));
 
 const server = await startServer();
 const { context, close } = await launchBrowser();

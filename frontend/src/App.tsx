@@ -5,6 +5,7 @@ import { GraphList } from './components/GraphList';
 import { LogPanel, ProblemsPanel } from './components/LogPanel';
 import { Palette } from './components/Palette';
 import { PreviewPanel } from './components/PreviewPanel';
+import { RecordTestButton } from './components/RecordTestButton';
 import { Toasts } from './components/Toasts';
 import { Toolbar } from './components/Toolbar';
 import { useStudio } from './store/store';
@@ -49,12 +50,13 @@ export function onKey(e: KeyboardEvent): void {
 // The forms (rjsf + ajv) and the side panels load after the canvas.
 const ConfigPanel = lazy(() => import('./components/ConfigPanel').then((m) => ({ default: m.ConfigPanel })));
 const HistoryPanel = lazy(() => import('./components/HistoryPanel').then((m) => ({ default: m.HistoryPanel })));
+const TestsPanel = lazy(() => import('./components/TestsPanel').then((m) => ({ default: m.TestsPanel })));
 const AssetManager = lazy(() => import('./components/AssetManager').then((m) => ({ default: m.AssetManager })));
 const ParamsPanel = lazy(() => import('./components/ParamsPanel').then((m) => ({ default: m.ParamsPanel })));
 const ExportDialog = lazy(() => import('./components/ExportDialog').then((m) => ({ default: m.ExportDialog })));
 
 type RightTab = 'config' | 'history' | 'assets' | 'params';
-type BottomTab = 'preview' | 'log' | 'problems';
+type BottomTab = 'preview' | 'log' | 'problems' | 'tests';
 
 export function App() {
   const [right, setRight] = useState<RightTab>('config');
@@ -119,7 +121,11 @@ export function App() {
               <button className={bottom === 'problems' ? 'on' : ''} onClick={() => (setBottom('problems'), setBottomOpen(true))} data-testid="tab-problems">
                 Problems{nProblems ? ` (${nProblems})` : ''}
               </button>
+              <button className={bottom === 'tests' ? 'on' : ''} onClick={() => (setBottom('tests'), setBottomOpen(true))} data-testid="tab-tests">
+                Tests
+              </button>
               <span className="grow" />
+              <RecordTestButton onRecorded={() => (setBottom('tests'), setBottomOpen(true))} />
               <button className="icon" onClick={() => setBottomOpen(!bottomOpen)} title={bottomOpen ? 'Collapse' : 'Expand'}>
                 {bottomOpen ? '▾' : '▴'}
               </button>
@@ -129,6 +135,11 @@ export function App() {
                 {bottom === 'preview' && <PreviewPanel />}
                 {bottom === 'log' && <LogPanel />}
                 {bottom === 'problems' && <ProblemsPanel />}
+                {bottom === 'tests' && (
+                  <Suspense fallback={<div className="panel-empty">Loading…</div>}>
+                    <TestsPanel />
+                  </Suspense>
+                )}
               </div>
             )}
           </div>

@@ -20,6 +20,7 @@ import {
   type Unsubscribe,
   type VersionInfo,
 } from './types';
+import type { FlowTest, GraphTest, RecordRequest, TestInfo, TestRun } from './tests';
 
 /** Backend over HTTP and the /api/ws WebSocket of `atoll serve`. */
 export class HttpBackend implements Backend {
@@ -68,6 +69,12 @@ export class HttpBackend implements Backend {
   }
 
   catalog = () => this.req<NodeSpec[]>('GET', '/api/catalog');
+  listTests = (id: string) => this.req<GraphTest[]>('GET', `/api/graphs/${enc(id)}/tests`);
+  saveTest = (id: string, test: FlowTest) => this.req<TestInfo>('PUT', `/api/graphs/${enc(id)}/tests`, { test });
+  deleteTest = (id: string, name: string) => this.req<void>('DELETE', `/api/graphs/${enc(id)}/tests/${enc(name)}`);
+  recordTest = (req: RecordRequest) => this.req<FlowTest>('POST', '/api/tests/record', req);
+  runTests = (id: string, document: GraphDoc, names?: string[]) =>
+    this.req<TestRun>('POST', `/api/graphs/${enc(id)}/tests/run`, names ? { document, names } : { document });
   listGraphs = () => this.req<GraphInfo[]>('GET', '/api/graphs');
   createGraph = (name: string, document?: GraphDoc) =>
     this.req<GraphInfo>('POST', '/api/graphs', document ? { name, document } : { name });

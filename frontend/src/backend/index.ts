@@ -10,3 +10,4 @@ export function pickBackend(): Backend {
 }
 
 export * from './types';
+export * from './tests';

@@ -1,5 +1,6 @@
 // Types of the studio API (app/API.md) and the one Backend interface that both transports
 // (HTTP+WebSocket for `atoll serve`, Wails bindings for the desktop window) implement.
+import type { TestsBackend } from './tests';
 
 export type JSONSchema = { [key: string]: unknown };
 
@@ -179,7 +180,7 @@ export type Unsubscribe = () => void;
  * One method per API call. The Wails bindings are the same names in PascalCase
  * (`catalog` → `Service.Catalog`), taking the same positional arguments.
  */
-export interface Backend {
+export interface Backend extends TestsBackend {
   readonly kind: 'http' | 'wails';
   catalog(): Promise<NodeSpec[]>;
 

@@ -20,6 +20,7 @@ import {
   type Unsubscribe,
   type VersionInfo,
 } from './types';
+import type { FlowTest, GraphTest, RecordRequest, TestInfo, TestRun } from './tests';
 
 /**
  * The bound methods of app.Service in the Wails window: the Backend methods in PascalCase with
@@ -57,6 +58,11 @@ export type WailsService = {
   Unsubscribe(run: string): Promise<void>;
   Tap(run: string, node: string, port: string): Promise<void>;
   Untap(run: string, node: string, port: string): Promise<void>;
+  ListTests(graphID: string): Promise<GraphTest[]>;
+  SaveTest(graphID: string, test: FlowTest): Promise<TestInfo>;
+  DeleteTest(graphID: string, name: string): Promise<void>;
+  RecordTest(req: RecordRequest): Promise<FlowTest>;
+  RunTests(graphID: string, document: GraphDoc, names: string[] | null): Promise<TestRun>;
 };
 
 type WailsRuntime = { EventsOn(name: string, cb: (...data: unknown[]) => void): (() => void) | void };
@@ -94,6 +100,11 @@ export class WailsBackend implements Backend {
   }
 
   catalog = () => this.call(this.svc.Catalog());
+  listTests = (id: string) => this.call(this.svc.ListTests(id));
+  saveTest = (id: string, test: FlowTest) => this.call(this.svc.SaveTest(id, test));
+  deleteTest = (id: string, name: string) => this.call(this.svc.DeleteTest(id, name));
+  recordTest = (req: RecordRequest) => this.call(this.svc.RecordTest(req));
+  runTests = (id: string, document: GraphDoc, names?: string[]) => this.call(this.svc.RunTests(id, document, names ?? null));
   listGraphs = () => this.call(this.svc.ListGraphs());
   createGraph = (name: string, document?: GraphDoc) => this.call(this.svc.CreateGraph(name, document ?? null));
   getGraph = (id: string) => this.call(this.svc.GetGraph(id));
