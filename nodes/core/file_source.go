@@ -50,7 +50,7 @@ byte offset up to which every row has reached every sink (at-least-once; not per
 	Headless: true,
 	Outputs:  []engine.Port{{Name: "out", Type: "rows"}},
 	Fields: []engine.Field{
-		{Name: "path", Type: "string", Doc: "file to read (relative: to the graph file's directory)", Required: true,
+		{Name: "path", Type: "string", Doc: "file to read (relative: to the graph file's directory)", Required: true, Path: true,
 			Schema: map[string]any{"type": "string", "minLength": 1}},
 		{Name: "format", Type: "string", Doc: "auto (by extension), jsonl or csv", Default: "auto", Enum: []any{"auto", "jsonl", "csv"}},
 		{Name: "follow", Type: "boolean", Doc: "keep reading appended lines until stopped (tail -f)", Default: false},
