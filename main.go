@@ -131,7 +131,7 @@ func openService(db string) (*app.Service, error) {
 		}
 	}
 	base := filepath.Join(ws, "graphs")
-	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base,
+	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base, Workspace: ws,
 		Services: map[string]any{core.BaseDirService: base}, ReadyFile: os.Getenv("ATOLL_READY_FILE")})
 }
 

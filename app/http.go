@@ -147,6 +147,16 @@ func NewHandler(svc *Service, opts HandlerOptions) http.Handler {
 	mux.HandleFunc("GET /api/assets", h.json(func(r *http.Request) (any, error) { return svc.ListAssets() }))
 	mux.HandleFunc("POST /api/assets", h.json(h.uploadAsset))
 	mux.HandleFunc("GET /api/assets/{sha}", h.getAsset)
+	mux.HandleFunc("GET /api/settings", h.json(func(r *http.Request) (any, error) { return svc.GetSettings() }))
+	mux.HandleFunc("PUT /api/settings", h.json(func(r *http.Request) (any, error) {
+		var body struct {
+			AllowedDirs []string `json:"allowed_dirs"`
+		}
+		if err := decode(r, &body); err != nil {
+			return nil, err
+		}
+		return svc.SetAllowedDirs(body.AllowedDirs)
+	}))
 	mux.HandleFunc("GET /api/ws", h.websocket)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("no API endpoint %s %s: %w", r.Method, r.URL.Path, ErrNotFound))

@@ -38,6 +38,9 @@ type Options struct {
 	// BaseDir is the directory relative asset paths resolve against (else the working
 	// directory).
 	BaseDir string
+	// Workspace is the directory the studio's graphs may read and write in, with the
+	// directories the user adds in the settings (see paths.go); empty means BaseDir.
+	Workspace string
 }
 
 // Service is the studio: catalog, graphs and their history, validation, runs with live metrics,
