@@ -214,8 +214,11 @@ func (h *handler) authorized(r *http.Request) bool {
 
 // contentSecurityPolicy is the studio page's CSP, with %[1]s the Host it was asked for (the
 // WebSocket's origin is listed explicitly: older browsers do not count ws: as 'self'). Scripts
-// come only from the studio itself; inline styles are allowed (the canvas and charts set them).
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+// come only from the studio's own files, never inline; 'unsafe-eval' is there because the config
+// forms compile each node's JSON Schema into a validator function at run time (ajv, through
+// rjsf), and the schemas come from the catalog. Inline styles are allowed (the canvas and charts
+// set them).
+const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self' data:; worker-src 'self' blob:; " +
 	"connect-src 'self' ws://%[1]s wss://%[1]s; object-src 'none'; base-uri 'none'; form-action 'none'; " +
 	"frame-ancestors 'none'"

@@ -3,6 +3,7 @@
 //   node e2e/run.mjs            all scenarios
 //   node e2e/run.mjs invalid    scenarios whose name contains "invalid"
 import { join } from 'node:path';
+import { accessScenarios } from './access.mjs';
 import { ensureArtifacts, launchBrowser, pickTypes, startServer } from './lib.mjs';
 
 const shots = ensureArtifacts();
@@ -293,6 +294,8 @@ const scenarios = {
     await page.close();
   },
 };
+
+Object.assign(scenarios, accessScenarios);
 
 const server = await startServer();
 const { context, close } = await launchBrowser();

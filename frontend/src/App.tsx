@@ -50,8 +50,9 @@ export function onKey(e: KeyboardEvent): void {
 const ConfigPanel = lazy(() => import('./components/ConfigPanel').then((m) => ({ default: m.ConfigPanel })));
 const HistoryPanel = lazy(() => import('./components/HistoryPanel').then((m) => ({ default: m.HistoryPanel })));
 const AssetManager = lazy(() => import('./components/AssetManager').then((m) => ({ default: m.AssetManager })));
+const SettingsPanel = lazy(() => import('./components/SettingsPanel').then((m) => ({ default: m.SettingsPanel })));
 
-type RightTab = 'config' | 'history' | 'assets';
+type RightTab = 'config' | 'history' | 'assets' | 'settings';
 type BottomTab = 'preview' | 'log' | 'problems';
 
 export function App() {
@@ -141,12 +142,16 @@ export function App() {
             <button className={right === 'assets' ? 'on' : ''} onClick={() => setRight('assets')} data-testid="tab-assets">
               Assets
             </button>
+            <button className={right === 'settings' ? 'on' : ''} onClick={() => setRight('settings')} data-testid="tab-settings" title="Settings: the directories graphs may use">
+              Settings
+            </button>
           </div>
           <div className="right-body">
             <Suspense fallback={<div className="panel-empty">Loading…</div>}>
               {right === 'config' && <ConfigPanel />}
               {right === 'history' && <HistoryPanel />}
               {right === 'assets' && <AssetManager />}
+              {right === 'settings' && <SettingsPanel />}
             </Suspense>
           </div>
         </aside>

@@ -43,6 +43,9 @@ export type GraphDiff = {
   edges_removed: GraphEdge[];
 };
 
+/** The studio's settings: graphs read and write only in the workspace and the allowed directories. */
+export type Settings = { workspace: string; allowed_dirs: string[] };
+
 export type AssetInfo = { sha256: string; name: string; kind: string; size: number; created_at: string };
 
 export type RunStatus = 'running' | 'stopping' | 'finished' | 'failed' | 'stopped';
@@ -135,6 +138,11 @@ export interface Backend {
 
   listAssets(): Promise<AssetInfo[]>;
   uploadAsset(file: Blob, name: string, kind?: string): Promise<AssetInfo>;
+  /** A URL that downloads the asset (a link cannot send headers: it carries what it needs). */
+  assetURL(sha256: string): string;
+
+  getSettings(): Promise<Settings>;
+  setAllowedDirs(dirs: string[]): Promise<Settings>;
 
   /** Run events: metrics, logs and status changes of one run. */
   subscribe(run: string, handlers: RunHandlers): Unsubscribe;

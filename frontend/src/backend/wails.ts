@@ -12,6 +12,7 @@ import {
   type RunHandlers,
   type RunInfo,
   type ServerEvent,
+  type Settings,
   type Unsubscribe,
   type VersionInfo,
 } from './types';
@@ -42,6 +43,8 @@ export type WailsService = {
   StopRun(id: string): Promise<RunInfo>;
   ListAssets(): Promise<AssetInfo[]>;
   UploadAsset(name: string, kind: string, data: string): Promise<AssetInfo>;
+  GetSettings(): Promise<Settings>;
+  SetAllowedDirs(dirs: string[]): Promise<Settings>;
   Subscribe(run: string): Promise<void>;
   Unsubscribe(run: string): Promise<void>;
   Tap(run: string, node: string, port: string): Promise<void>;
@@ -103,6 +106,10 @@ export class WailsBackend implements Backend {
   listAssets = () => this.call(this.svc.ListAssets());
   uploadAsset = async (file: Blob, name: string, kind?: string) =>
     this.call(this.svc.UploadAsset(name, kind ?? '', await toBase64(file)));
+  // The window's asset server answers /api/ paths itself, from the window only: no token.
+  assetURL = (sha256: string) => `api/assets/${encodeURIComponent(sha256)}`;
+  getSettings = () => this.call(this.svc.GetSettings());
+  setAllowedDirs = (dirs: string[]) => this.call(this.svc.SetAllowedDirs(dirs));
 
   subscribe(run: string, handlers: RunHandlers): Unsubscribe {
     if (this.router.addRun(run, handlers)) void this.svc.Subscribe?.(run)?.catch(() => {});
