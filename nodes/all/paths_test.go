@@ -10,6 +10,8 @@ import (
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/nodes"
+	_ "github.com/atoll-studio/atoll/nodes/sqlite" // not in nodes/all yet: its path field is checked too
+	_ "github.com/atoll-studio/atoll/nodes/studio"
 )
 
 // pathLike matches config field names that name a host file or directory.
