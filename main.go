@@ -147,7 +147,7 @@ func openService(db string) (*app.Service, error) {
 	if co := examples.Checkout(); runners == "" && co != "" {
 		runners = filepath.Join(filepath.Dir(co), "dist")
 	}
-	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base,
+	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base, Workspace: ws,
 		Services: map[string]any{core.BaseDirService: base}, ReadyFile: os.Getenv("ATOLL_READY_FILE"),
 		RunnerDir: runners, Version: version})
 }

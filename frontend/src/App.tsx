@@ -55,7 +55,9 @@ const AssetManager = lazy(() => import('./components/AssetManager').then((m) => 
 const ParamsPanel = lazy(() => import('./components/ParamsPanel').then((m) => ({ default: m.ParamsPanel })));
 const ExportDialog = lazy(() => import('./components/ExportDialog').then((m) => ({ default: m.ExportDialog })));
 
-type RightTab = 'config' | 'history' | 'assets' | 'params';
+const SettingsPanel = lazy(() => import('./components/SettingsPanel').then((m) => ({ default: m.SettingsPanel })));
+
+type RightTab = 'config' | 'history' | 'assets' | 'params' | 'settings';
 type BottomTab = 'preview' | 'log' | 'problems' | 'tests';
 
 export function App() {
@@ -157,6 +159,8 @@ export function App() {
             </button>
             <button className={right === 'params' ? 'on' : ''} onClick={() => setRight('params')} data-testid="tab-params">
               Params
+            <button className={right === 'settings' ? 'on' : ''} onClick={() => setRight('settings')} data-testid="tab-settings" title="Settings: the directories graphs may use">
+              Settings
             </button>
           </div>
           <div className="right-body">
@@ -165,6 +169,7 @@ export function App() {
               {right === 'history' && <HistoryPanel />}
               {right === 'assets' && <AssetManager />}
               {right === 'params' && <ParamsPanel />}
+              {right === 'settings' && <SettingsPanel />}
             </Suspense>
           </div>
         </aside>

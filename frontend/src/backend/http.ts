@@ -17,27 +17,38 @@ import {
   type RunHandlers,
   type RunInfo,
   type ServerEvent,
+  type Settings,
   type Unsubscribe,
   type VersionInfo,
 } from './types';
 import type { FlowTest, GraphTest, RecordRequest, TestInfo, TestRun } from './tests';
 
-/** Backend over HTTP and the /api/ws WebSocket of `atoll serve`. */
+/** The WebSocket subprotocol the server answers with; the token rides as a second one. */
+export const WS_PROTOCOL = 'atoll.v1';
+export const TOKEN_PROTOCOL_PREFIX = 'atoll.token.';
+
+/**
+ * Backend over HTTP and the /api/ws WebSocket of `atoll serve`. Every call carries the studio's
+ * token (see token.ts): a bearer header, the WebSocket subprotocol, or `?token=` on asset links.
+ */
 export class HttpBackend implements Backend {
   readonly kind = 'http' as const;
   private base: string;
+  private token: string;
   private router = new EventRouter();
   private ws: WebSocket | null = null;
   private open = false;
   private queue: string[] = [];
   private retry = 0;
 
-  constructor(base = '') {
+  constructor(base = '', token = '') {
     this.base = base.replace(/\/$/, '');
+    this.token = token;
   }
 
   private async req<T>(method: string, path: string, body?: unknown): Promise<T> {
     const init: RequestInit = { method, headers: {} };
+    if (this.token) (init.headers as Record<string, string>)['Authorization'] = `Bearer ${this.token}`;
     if (body instanceof FormData) {
       init.body = body;
     } else if (body !== undefined) {
@@ -104,6 +115,10 @@ export class HttpBackend implements Backend {
     if (kind) fd.append('kind', kind);
     return this.req<AssetInfo>('POST', '/api/assets', fd);
   };
+  assetURL = (sha256: string) =>
+    `${this.base}/api/assets/${enc(sha256)}${this.token ? `?token=${encodeURIComponent(this.token)}` : ''}`;
+  getSettings = () => this.req<Settings>('GET', '/api/settings');
+  setAllowedDirs = (dirs: string[]) => this.req<Settings>('PUT', '/api/settings', { allowed_dirs: dirs });
 
   exportOptions = () => this.req<ExportOptions>('GET', '/api/bundles/options');
   previewBundle = (req: ExportRequest) => this.req<ExportPlan>('POST', '/api/bundles/preview', req);
@@ -165,7 +180,9 @@ export class HttpBackend implements Backend {
     if (this.ws) return;
     const u = new URL(this.base + '/api/ws', window.location.href);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(u.toString());
+    const ws = this.token
+      ? new WebSocket(u.toString(), [WS_PROTOCOL, TOKEN_PROTOCOL_PREFIX + this.token])
+      : new WebSocket(u.toString());
     this.ws = ws;
     ws.onopen = () => {
       this.open = true;

@@ -53,6 +53,9 @@ export type GraphDiff = {
   edges_removed: GraphEdge[];
 };
 
+/** The studio's settings: graphs read and write only in the workspace and the allowed directories. */
+export type Settings = { workspace: string; allowed_dirs: string[] };
+
 export type AssetInfo = { sha256: string; name: string; kind: string; size: number; created_at: string };
 
 export type RunStatus = 'running' | 'stopping' | 'finished' | 'failed' | 'stopped';
@@ -205,6 +208,11 @@ export interface Backend extends TestsBackend {
 
   listAssets(): Promise<AssetInfo[]>;
   uploadAsset(file: Blob, name: string, kind?: string): Promise<AssetInfo>;
+  /** A URL that downloads the asset (a link cannot send headers: it carries what it needs). */
+  assetURL(sha256: string): string;
+
+  getSettings(): Promise<Settings>;
+  setAllowedDirs(dirs: string[]): Promise<Settings>;
 
   /** Platforms and which runner binaries the studio can bundle. */
   exportOptions(): Promise<ExportOptions>;

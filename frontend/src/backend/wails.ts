@@ -17,6 +17,7 @@ import {
   type RunHandlers,
   type RunInfo,
   type ServerEvent,
+  type Settings,
   type Unsubscribe,
   type VersionInfo,
 } from './types';
@@ -54,6 +55,8 @@ export type WailsService = {
   SigningKey(): Promise<KeyInfo>;
   ExportKeyPair(): Promise<string>;
   ImportKeyPair(pair: string): Promise<KeyInfo>;
+  GetSettings(): Promise<Settings>;
+  SetAllowedDirs(dirs: string[]): Promise<Settings>;
   Subscribe(run: string): Promise<void>;
   Unsubscribe(run: string): Promise<void>;
   Tap(run: string, node: string, port: string): Promise<void>;
@@ -125,6 +128,10 @@ export class WailsBackend implements Backend {
   listAssets = () => this.call(this.svc.ListAssets());
   uploadAsset = async (file: Blob, name: string, kind?: string) =>
     this.call(this.svc.UploadAsset(name, kind ?? '', await toBase64(file)));
+  // The window's asset server answers /api/ paths itself, from the window only: no token.
+  assetURL = (sha256: string) => `api/assets/${encodeURIComponent(sha256)}`;
+  getSettings = () => this.call(this.svc.GetSettings());
+  setAllowedDirs = (dirs: string[]) => this.call(this.svc.SetAllowedDirs(dirs));
 
   exportOptions = () => this.call(this.svc.ExportOptions());
   previewBundle = (req: ExportRequest) => this.call(this.svc.PreviewBundle(req));
