@@ -14,6 +14,7 @@ import (
 
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/rows"
+	"github.com/atoll-studio/atoll/internal/mosquitto"
 	"github.com/atoll-studio/atoll/internal/testnodes"
 )
 
@@ -59,8 +60,8 @@ func (s *seqSet) count() int {
 
 // persistentPublisher is a test publisher with a persistent session, so that what it published
 // while the broker was away is sent again when it comes back.
-func persistentPublisher(t testing.TB, b *testBroker, id string) paho.Client {
-	return b.client(t, id, func(o *paho.ClientOptions) {
+func persistentPublisher(t testing.TB, b *mosquitto.Broker, id string) paho.Client {
+	return b.Client(t, id, func(o *paho.ClientOptions) {
 		o.SetCleanSession(false)
 		o.SetStore(paho.NewOrderedMemoryStore())
 	})
@@ -70,9 +71,9 @@ func persistentPublisher(t testing.TB, b *testBroker, id string) paho.Client {
 // rows in flight are abandoned, never acknowledged) and starts it again with the same client
 // id while the publisher goes on: every message arrives at least once over the two runs.
 func TestSourceRestartMidStream(t *testing.T) {
-	b := startBroker(t, plainBroker)
-	pub := b.client(t, "pub")
-	cfg := fmt.Sprintf(`%s,"client_id":"restart-src","topics":["seq/#"],"qos":1,"batch_size":16`, b.connJSON())
+	b := mosquitto.Start(t, mosquitto.Plain)
+	pub := b.Client(t, "pub")
+	cfg := fmt.Sprintf(`%s,"client_id":"restart-src","topics":["seq/#"],"qos":1,"batch_size":16`, b.ConnJSON())
 	const n = 2000
 	seen := newSeqSet()
 
@@ -119,10 +120,10 @@ func TestSourceRestartMidStream(t *testing.T) {
 // it again at QoS 1: the source reconnects, subscribes again and every sequence number arrives
 // at least once; the connection state shows the loss.
 func TestIntegrationBrokerRestart(t *testing.T) {
-	b := startBroker(t, plainBroker)
+	b := mosquitto.Start(t, mosquitto.Plain)
 	pub := persistentPublisher(t, b, "pub-restart")
 	c := newCaptures()
-	cfg := fmt.Sprintf(`%s,"client_id":"src-restart","topics":["seq/#"],"qos":1,"batch_size":64,"reconnect_max_ms":500`, b.connJSON())
+	cfg := fmt.Sprintf(`%s,"client_id":"src-restart","topics":["seq/#"],"qos":1,"batch_size":64,"reconnect_max_ms":500`, b.ConnJSON())
 	r := startRun(t, sourceGraph(cfg), c.cat)
 	waitReady(t, r, pub, "seq/probe", &c.rows)
 	const n = 6000
@@ -137,7 +138,7 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 		}
 	}()
 	waitRows(t, &c.rows, n/3, 20*time.Second)
-	b.restart(300 * time.Millisecond)
+	b.Restart(300 * time.Millisecond)
 	waitGauge(t, r, "src", "connected", 1)
 	if m := r.Metrics()["src"]; m.Gauges["connection_losses"] < 1 {
 		t.Errorf("connection_losses = %v after a broker restart", m.Gauges["connection_losses"])
@@ -178,8 +179,8 @@ func (s *slowSink) Process(ctx context.Context, port string, b *rows.Batch, out 
 // source slows to the sink's pace (the rows between them stay bounded by the queues, the heap
 // stays bounded), the broker keeps the rest, and nothing is dropped.
 func TestIntegrationSlowSink(t *testing.T) {
-	b := startBroker(t, plainBroker)
-	pub := b.client(t, "pub-slow")
+	b := mosquitto.Start(t, mosquitto.Plain)
+	pub := b.Client(t, "pub-slow")
 	slow := &slowSink{perRow: 3 * time.Millisecond}
 	c := newCaptures()
 	c.cat.Register(engine.Spec{ID: "test.slow", Category: "sink", Headless: true,
@@ -189,7 +190,7 @@ func TestIntegrationSlowSink(t *testing.T) {
 	js := fmt.Sprintf(`{"version":1,"id":"g","name":"g","nodes":[
 		{"id":"src","type":"source.mqtt","config":{%s,"client_id":"src-slow","topics":["seq/#"],"batch_size":%d,"max_in_flight":256}},
 		{"id":"sink","type":"test.slow"}],
-		"edges":[{"from":{"node":"src","port":"out"},"to":{"node":"sink","port":"in"}}]}`, b.connJSON(), batch)
+		"edges":[{"from":{"node":"src","port":"out"},"to":{"node":"sink","port":"in"}}]}`, b.ConnJSON(), batch)
 	r := startRun(t, js, c.cat)
 	waitGauge(t, r, "src", "connected", 1)
 	time.Sleep(200 * time.Millisecond) // the subscription follows the connection

@@ -14,6 +14,7 @@ import (
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/engine/rows"
+	"github.com/atoll-studio/atoll/internal/mosquitto"
 	"github.com/atoll-studio/atoll/internal/testnodes"
 	"github.com/atoll-studio/atoll/nodes"
 	_ "github.com/atoll-studio/atoll/nodes/core"
@@ -151,14 +152,14 @@ func dropProbes(rs []rows.Row) []rows.Row {
 // TestSourceBrokers runs N rows through source.mqtt against a plain, a password and a TLS
 // broker: every row arrives in order with its topic and message id, at QoS 0, 1 and 2.
 func TestSourceBrokers(t *testing.T) {
-	kinds := map[string]brokerKind{"plain": plainBroker, "password": passwordBroker, "tls": tlsBroker}
+	kinds := map[string]mosquitto.Kind{"plain": mosquitto.Plain, "password": mosquitto.Password, "tls": mosquitto.TLS}
 	for name, kind := range kinds {
 		t.Run(name, func(t *testing.T) {
-			b := startBroker(t, kind)
-			pub := b.client(t, "pub-"+name)
+			b := mosquitto.Start(t, kind)
+			pub := b.Client(t, "pub-"+name)
 			for _, qos := range []int{0, 1, 2} {
 				c := newCaptures()
-				cfg := fmt.Sprintf(`%s,"client_id":"src-%s-%d","topics":["plant/+/q%d"],"qos":%d,"batch_size":32`, b.connJSON(), name, qos, qos, qos)
+				cfg := fmt.Sprintf(`%s,"client_id":"src-%s-%d","topics":["plant/+/q%d"],"qos":%d,"batch_size":32`, b.ConnJSON(), name, qos, qos, qos)
 				r := startRun(t, sourceGraph(cfg), c.cat)
 				topic := fmt.Sprintf("plant/boiler/q%d", qos)
 				waitReady(t, r, pub, topic, &c.rows)
@@ -195,8 +196,8 @@ func TestSourceBrokers(t *testing.T) {
 // TestSourceFormats reads CSV (header in the message or configured), raw bytes and JSON
 // arrays, and sends what it cannot read to errors naming the message and line.
 func TestSourceFormats(t *testing.T) {
-	b := startBroker(t, plainBroker)
-	pub := b.client(t, "pub")
+	b := mosquitto.Start(t, mosquitto.Plain)
+	pub := b.Client(t, "pub")
 	cases := []struct {
 		name, cfg, payload string
 		want               []string // rows' JSON without _topic/_message_id
@@ -214,7 +215,7 @@ func TestSourceFormats(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCaptures()
 			topic := "fmt/" + tc.name
-			cfg := fmt.Sprintf(`%s,"client_id":"src-fmt-%d","topics":[%q],%s`, b.connJSON(), i, topic, tc.cfg)
+			cfg := fmt.Sprintf(`%s,"client_id":"src-fmt-%d","topics":[%q],%s`, b.ConnJSON(), i, topic, tc.cfg)
 			r := startRun(t, sourceGraph(cfg), c.cat)
 			waitGauge(t, r, "src", "connected", 1)
 			// The subscription follows the connection: publish until something arrives.
@@ -300,9 +301,9 @@ func subscribe(t testing.TB, c paho.Client, filter string, qos byte) *collector 
 // TestSinkPublishes sends generated rows through sink.mqtt with a topic template: each row is
 // one message on its row's topic, in order; rows missing a template field go to errors.
 func TestSinkPublishes(t *testing.T) {
-	for _, kind := range []brokerKind{plainBroker, tlsBroker} {
-		b := startBroker(t, kind)
-		sub := b.client(t, "sub")
+	for _, kind := range []mosquitto.Kind{mosquitto.Plain, mosquitto.TLS} {
+		b := mosquitto.Start(t, kind)
+		sub := b.Client(t, "sub")
 		col := subscribe(t, sub, "out/#", 1)
 		c := newCaptures()
 		const n = 500
@@ -313,7 +314,7 @@ func TestSinkPublishes(t *testing.T) {
 			{"id":"errs","type":"test.errors"}],
 			"edges":[{"from":{"node":"gen","port":"out"},"to":{"node":"m","port":"in"}},
 			{"from":{"node":"m","port":"out"},"to":{"node":"sink","port":"in"}},
-			{"from":{"node":"sink","port":"errors"},"to":{"node":"errs","port":"in"}}]}`, n, b.connJSON(), kind)
+			{"from":{"node":"sink","port":"errors"},"to":{"node":"errs","port":"in"}}]}`, n, b.ConnJSON(), kind)
 		r := startRun(t, js, c.cat)
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
@@ -362,8 +363,8 @@ func TestSinkPublishes(t *testing.T) {
 // TestSourceShutdown cancels a running source (connected, and also one whose broker is not
 // there): the run ends within a second.
 func TestSourceShutdown(t *testing.T) {
-	b := startBroker(t, plainBroker)
-	for name, broker := range map[string]string{"connected": b.url(), "no broker": fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))} {
+	b := mosquitto.Start(t, mosquitto.Plain)
+	for name, broker := range map[string]string{"connected": b.URL(), "no broker": fmt.Sprintf("tcp://127.0.0.1:%d", mosquitto.FreePort(t))} {
 		t.Run(name, func(t *testing.T) {
 			c := newCaptures()
 			r := startRun(t, sourceGraph(fmt.Sprintf(`"broker":%q,"client_id":"shut","topics":["a/#"]`, broker)), c.cat)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/atoll-studio/atoll/internal/mosquitto"
 )
 
 var (
@@ -72,7 +74,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // kills it.
 func startRunner(t testing.TB, graphFile string) *runnerProc {
 	t.Helper()
-	p := &runnerProc{stderr: &bytes.Buffer{}, mu: &sync.Mutex{}, http: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	p := &runnerProc{stderr: &bytes.Buffer{}, mu: &sync.Mutex{}, http: fmt.Sprintf("127.0.0.1:%d", mosquitto.FreePort(t))}
 	p.cmd = exec.Command(runnerBinary(t), "run", "--http", p.http, graphFile)
 	p.cmd.Stderr = lockedWriter{p.mu, p.stderr}
 	if err := p.cmd.Start(); err != nil {
@@ -129,14 +131,14 @@ func (p *runnerProc) waitConnected(t testing.TB) {
 
 // relayGraph writes a graph that relays source topics to sink topic "done/<name>" and returns
 // its path.
-func relayGraph(t testing.TB, b *testBroker, name, filter string, clean bool) string {
+func relayGraph(t testing.TB, b *mosquitto.Broker, name, filter string, clean bool) string {
 	t.Helper()
 	js := fmt.Sprintf(`{"version":1,"id":"relay-%[1]s","name":"relay","nodes":[
 		{"id":"src","type":"source.mqtt","config":{%[2]s,"client_id":"runner-%[1]s","topics":[%[3]q],"qos":1,"clean_session":%[4]v,"batch_size":64}},
 		{"id":"sink","type":"sink.mqtt","config":{%[2]s,"client_id":"runner-%[1]s-out","topic":"done/%[1]s","qos":1}}],
-		"edges":[{"from":{"node":"src","port":"out"},"to":{"node":"sink","port":"in"}}]}`, name, b.connJSON(), filter, clean)
+		"edges":[{"from":{"node":"src","port":"out"},"to":{"node":"sink","port":"in"}}]}`, name, b.ConnJSON(), filter, clean)
 	path := filepath.Join(t.TempDir(), "relay-"+name+".json")
-	writeFileT(t, path, js)
+	mosquitto.WriteFile(t, path, js)
 	return path
 }
 
@@ -148,10 +150,10 @@ type doneCollector struct {
 	at       map[string][]int // sequence numbers each runner relayed, in arrival order
 }
 
-func collectDone(t testing.TB, b *testBroker) *doneCollector {
+func collectDone(t testing.TB, b *mosquitto.Broker) *doneCollector {
 	t.Helper()
 	d := &doneCollector{seen: map[int]int{}, byRunner: map[string]int{}, at: map[string][]int{}}
-	sub := b.client(t, "done-sub", func(o *paho.ClientOptions) { o.SetOrderMatters(true) })
+	sub := b.Client(t, "done-sub", func(o *paho.ClientOptions) { o.SetOrderMatters(true) })
 	tok := sub.Subscribe("done/#", 1, func(_ paho.Client, m paho.Message) {
 		var seq int
 		if _, err := fmt.Sscanf(string(m.Payload()), `{"seq":%d`, &seq); err != nil {
@@ -210,9 +212,9 @@ func (d *doneCollector) total() int {
 // SIGKILL mid-stream and starts it again: the messages it had taken but not acknowledged are
 // delivered again by the broker, so every sequence number comes out at least once.
 func TestIntegrationRunnerSIGKILL(t *testing.T) {
-	b := startBroker(t, plainBroker)
+	b := mosquitto.Start(t, mosquitto.Plain)
 	done := collectDone(t, b)
-	pub := b.client(t, "pub-kill")
+	pub := b.Client(t, "pub-kill")
 	g := relayGraph(t, b, "solo", "jobs/#", false)
 	r := startRunner(t, g)
 	r.waitConnected(t)
@@ -250,9 +252,9 @@ func TestIntegrationRunnerSIGKILL(t *testing.T) {
 // ($share/atoll/jobs/#, persistent sessions): the broker splits 30,000 messages between them,
 // none is lost and each relays a share.
 func TestIntegrationSharedSubscription(t *testing.T) {
-	b := startBroker(t, plainBroker)
+	b := mosquitto.Start(t, mosquitto.Plain)
 	done := collectDone(t, b)
-	pub := b.client(t, "pub-share")
+	pub := b.Client(t, "pub-share")
 	var rs []*runnerProc
 	for i := 1; i <= 3; i++ {
 		r := startRunner(t, relayGraph(t, b, fmt.Sprint("r", i), "$share/atoll/jobs/#", false))
@@ -284,9 +286,9 @@ func TestIntegrationSharedSubscription(t *testing.T) {
 // queueing its share for it until it comes back; see DEPLOY.md); what it had taken and not
 // acknowledged is lost with its session, and the test counts it.
 func TestIntegrationSharedSubscriptionFailover(t *testing.T) {
-	b := startBroker(t, plainBroker)
+	b := mosquitto.Start(t, mosquitto.Plain)
 	done := collectDone(t, b)
-	pub := b.client(t, "pub-failover")
+	pub := b.Client(t, "pub-failover")
 	var rs []*runnerProc
 	for i := 1; i <= 3; i++ {
 		rs = append(rs, startRunner(t, relayGraph(t, b, fmt.Sprint("f", i), "$share/atoll/jobs/#", true)))

@@ -1,9 +1,14 @@
-package mqtt
+// Package mosquitto starts real Mosquitto brokers for tests and benchmarks: each on a free
+// loopback port with a fresh config (plain, password or TLS with a CA made by the test) and its
+// own persistence directory, stopped when the test ends. A test fails, naming the package, when
+// mosquitto is not installed.
+package mosquitto
 
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -22,34 +27,34 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
-// brokerKind selects how a test broker listens.
-type brokerKind int
+// Kind selects how a test broker listens.
+type Kind int
 
 const (
-	plainBroker    brokerKind = iota // anonymous, plain TCP
-	passwordBroker                   // user "atoll", password "s3cret"
-	tlsBroker                        // TLS with a CA made by the test, client certificates required
+	Plain    Kind = iota // anonymous, plain TCP
+	Password             // user "atoll", password "s3cret"
+	TLS                  // TLS with a CA made by the test, client certificates required
 )
 
-// testBroker is a Mosquitto process started by a test on a free loopback port with its own
+// Broker is a Mosquitto process started by a test on a free loopback port with its own
 // config and persistence directory; it is stopped when the test ends.
-type testBroker struct {
+type Broker struct {
 	t    testing.TB
 	dir  string
 	port int
-	kind brokerKind
+	kind Kind
 	conf string
 	log  string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 
-	// TLS material (tlsBroker).
+	// TLS material (TLS).
 	caFile, certFile, keyFile string
 }
 
-// mosquittoPath finds the broker binary; Debian installs it in /usr/sbin, often not on PATH.
-func mosquittoPath(t testing.TB) string {
+// Path finds the broker binary; Debian installs it in /usr/sbin, often not on PATH.
+func Path(t testing.TB) string {
 	t.Helper()
 	if p, err := exec.LookPath("mosquitto"); err == nil {
 		return p
@@ -63,8 +68,8 @@ func mosquittoPath(t testing.TB) string {
 	return ""
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -74,11 +79,11 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startBroker writes a fresh config for kind and starts Mosquitto with it. extra lines are
+// Start writes a fresh config for kind and starts Mosquitto with it. extra lines are
 // appended to the config.
-func startBroker(t testing.TB, kind brokerKind, extra ...string) *testBroker {
+func Start(t testing.TB, kind Kind, extra ...string) *Broker {
 	t.Helper()
-	b := &testBroker{t: t, dir: t.TempDir(), port: freePort(t), kind: kind}
+	b := &Broker{t: t, dir: t.TempDir(), port: FreePort(t), kind: kind}
 	b.log = filepath.Join(b.dir, "mosquitto.log")
 	conf := []string{
 		fmt.Sprintf("listener %d 127.0.0.1", b.port),
@@ -98,13 +103,13 @@ func startBroker(t testing.TB, kind brokerKind, extra ...string) *testBroker {
 		conf = append(conf, "user root")
 	}
 	switch kind {
-	case plainBroker:
+	case Plain:
 		conf = append(conf, "allow_anonymous true")
-	case passwordBroker:
+	case Password:
 		pw := filepath.Join(b.dir, "passwd")
 		// A plain "user:password" file, hashed in place by mosquitto_passwd -U (from the
 		// mosquitto package).
-		writeFileT(t, pw, "atoll:s3cret\n")
+		WriteFile(t, pw, "atoll:s3cret\n")
 		if p, err := exec.LookPath("mosquitto_passwd"); err == nil {
 			if out, err := exec.Command(p, "-U", pw).CombinedOutput(); err != nil {
 				t.Fatalf("mosquitto_passwd -U: %v\n%s", err, out)
@@ -113,7 +118,7 @@ func startBroker(t testing.TB, kind brokerKind, extra ...string) *testBroker {
 			t.Fatalf("mosquitto_passwd is not installed (it comes with the mosquitto package)")
 		}
 		conf = append(conf, "allow_anonymous false", "password_file "+pw)
-	case tlsBroker:
+	case TLS:
 		b.makeCerts()
 		conf = append(conf, "allow_anonymous true",
 			"cafile "+b.caFile,
@@ -123,10 +128,10 @@ func startBroker(t testing.TB, kind brokerKind, extra ...string) *testBroker {
 	}
 	conf = append(conf, extra...)
 	b.conf = filepath.Join(b.dir, "mosquitto.conf")
-	writeFileT(t, b.conf, strings.Join(conf, "\n")+"\n")
+	WriteFile(t, b.conf, strings.Join(conf, "\n")+"\n")
 	b.start()
 	t.Cleanup(func() {
-		b.stop()
+		b.Stop()
 		if t.Failed() {
 			logb, _ := os.ReadFile(b.log)
 			t.Logf("mosquitto log (%s):\n%s", b.conf, logb)
@@ -135,7 +140,7 @@ func startBroker(t testing.TB, kind brokerKind, extra ...string) *testBroker {
 	return b
 }
 
-func writeFileT(t testing.TB, path, s string) {
+func WriteFile(t testing.TB, path, s string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
@@ -143,29 +148,29 @@ func writeFileT(t testing.TB, path, s string) {
 }
 
 // url is the broker's URL for a client.
-func (b *testBroker) url() string {
-	if b.kind == tlsBroker {
+func (b *Broker) URL() string {
+	if b.kind == TLS {
 		return fmt.Sprintf("ssl://127.0.0.1:%d", b.port)
 	}
 	return fmt.Sprintf("tcp://127.0.0.1:%d", b.port)
 }
 
 // connJSON is the connection part of a node config for this broker (without braces).
-func (b *testBroker) connJSON() string {
-	s := fmt.Sprintf(`"broker":%q`, b.url())
+func (b *Broker) ConnJSON() string {
+	s := fmt.Sprintf(`"broker":%q`, b.URL())
 	switch b.kind {
-	case passwordBroker:
+	case Password:
 		s += `,"username":"atoll","password":"s3cret"`
-	case tlsBroker:
+	case TLS:
 		s += fmt.Sprintf(`,"ca_file":%q,"cert_file":%q,"key_file":%q,"server_name":"localhost"`, b.caFile, b.certFile, b.keyFile)
 	}
 	return s
 }
 
-func (b *testBroker) start() {
+func (b *Broker) start() {
 	t := b.t
 	t.Helper()
-	cmd := exec.Command(mosquittoPath(t), "-c", b.conf)
+	cmd := exec.Command(Path(t), "-c", b.conf)
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start mosquitto: %v", err)
@@ -190,7 +195,7 @@ func (b *testBroker) start() {
 }
 
 // signal sends sig to the broker and waits for it to exit.
-func (b *testBroker) signal(sig syscall.Signal) {
+func (b *Broker) Signal(sig syscall.Signal) {
 	b.mu.Lock()
 	cmd := b.cmd
 	b.cmd = nil
@@ -209,17 +214,17 @@ func (b *testBroker) signal(sig syscall.Signal) {
 }
 
 // stop ends the broker (SIGTERM: it saves its sessions and queued messages first).
-func (b *testBroker) stop() { b.signal(syscall.SIGTERM) }
+func (b *Broker) Stop() { b.Signal(syscall.SIGTERM) }
 
 // restart stops the broker and starts it again on the same port with the same state.
-func (b *testBroker) restart(down time.Duration) {
-	b.stop()
+func (b *Broker) Restart(down time.Duration) {
+	b.Stop()
 	time.Sleep(down)
 	b.start()
 }
 
 // makeCerts makes a CA, a server certificate for localhost/127.0.0.1 and a client certificate.
-func (b *testBroker) makeCerts() {
+func (b *Broker) makeCerts() {
 	t := b.t
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTpl := &x509.Certificate{
@@ -266,33 +271,47 @@ func (b *testBroker) makeCerts() {
 
 func writePEM(t testing.TB, path, typ string, der []byte) {
 	t.Helper()
-	writeFileT(t, path, string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})))
+	WriteFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})))
 }
 
-// client connects a plain paho client (the test's publisher or subscriber) to the broker.
-func (b *testBroker) client(t testing.TB, id string, configure ...func(*paho.ClientOptions)) paho.Client {
+// Client connects a plain paho client (a test's publisher or subscriber) with a clean session;
+// configure may change its options. It is disconnected when the test ends.
+func (b *Broker) Client(t testing.TB, id string, configure ...func(*paho.ClientOptions)) paho.Client {
 	t.Helper()
-	cc := connDefaults
-	cc.Broker = b.url()
-	cc.ClientID = id
-	cc.CleanSession = true
+	o := paho.NewClientOptions().AddBroker(b.URL()).SetClientID(id).SetCleanSession(true).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(250 * time.Millisecond).
+		SetMaxReconnectInterval(time.Second).SetOrderMatters(true)
 	switch b.kind {
-	case passwordBroker:
-		cc.Username, cc.Password = "atoll", "s3cret"
-	case tlsBroker:
-		cc.CAFile, cc.CertFile, cc.KeyFile, cc.ServerName = b.caFile, b.certFile, b.keyFile, "localhost"
-	}
-	opts, err := cc.clientOptions(&connState{})
-	if err != nil {
-		t.Fatal(err)
+	case Password:
+		o.SetUsername("atoll").SetPassword("s3cret")
+	case TLS:
+		o.SetTLSConfig(b.TLSConfig(t))
 	}
 	for _, f := range configure {
-		f(opts)
+		f(o)
 	}
-	c := paho.NewClient(opts)
+	c := paho.NewClient(o)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("test client %s: connect to %s: %v", id, b.url(), tok.Error())
+		t.Fatalf("test client %s: connect to %s: %v", id, b.URL(), tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(50) })
 	return c
 }
+
+// TLSConfig is a client's TLS config for a TLS broker: its CA and the client certificate.
+func (b *Broker) TLSConfig(t testing.TB) *tls.Config {
+	t.Helper()
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(b.caFile)
+	if err != nil || !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("read the test CA %s: %v", b.caFile, err)
+	}
+	cert, err := tls.LoadX509KeyPair(b.certFile, b.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: "localhost"}
+}
+
+// Port is the broker's loopback port.
+func (b *Broker) Port() int { return b.port }
