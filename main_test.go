@@ -138,6 +138,9 @@ func TestIntegrationCLI(t *testing.T) {
 			}
 		}
 		json.Unmarshal(got.Document, &doc)
+		if bytes.Contains(got.Document, []byte(`.mqtt"`)) {
+			continue // needs a broker: run against a real one by examples/mqtt_test.go
+		}
 		body, _ := json.Marshal(map[string]any{"graph_id": g.ID, "document": got.Document})
 		resp, err := http.Post(url+"api/runs", "application/json", bytes.NewReader(body))
 		if err != nil {
