@@ -24,6 +24,7 @@ import (
 	"github.com/atoll-studio/atoll/app"
 	"github.com/atoll-studio/atoll/app/web"
 	"github.com/atoll-studio/atoll/engine"
+	"github.com/atoll-studio/atoll/engine/flowtest"
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/examples"
 	"github.com/atoll-studio/atoll/nodes"
@@ -44,6 +45,7 @@ const usage = `usage:
                                  run a graph headless and print its metrics (exit 0 finished or
                                  stopped, 1 failed or not drained, 2 invalid graph)
   atoll validate graph.json      print the graph's problems, one per line (exit 1 when any)
+  atoll `+flowtest.CommandUsage+`
   atoll version                  print the version
 `
 
@@ -63,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runGraph(rest, stdout, stderr)
 	case "validate":
 		return validate(rest, stdout, stderr)
+	case "test":
+		return testGraphs(rest, stdout, stderr)
 	case "desktop":
 		return desktop(rest, stdout, stderr)
 	case "version", "--version", "-v":
