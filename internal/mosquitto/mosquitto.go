@@ -147,7 +147,7 @@ func WriteFile(t testing.TB, path, s string) {
 	}
 }
 
-// url is the broker's URL for a client.
+// URL is the broker's URL for a client.
 func (b *Broker) URL() string {
 	if b.kind == TLS {
 		return fmt.Sprintf("ssl://127.0.0.1:%d", b.port)
@@ -155,7 +155,7 @@ func (b *Broker) URL() string {
 	return fmt.Sprintf("tcp://127.0.0.1:%d", b.port)
 }
 
-// connJSON is the connection part of a node config for this broker (without braces).
+// ConnJSON is the connection part of a node config for this broker (without braces).
 func (b *Broker) ConnJSON() string {
 	s := fmt.Sprintf(`"broker":%q`, b.URL())
 	switch b.kind {
@@ -194,7 +194,7 @@ func (b *Broker) start() {
 	}
 }
 
-// signal sends sig to the broker and waits for it to exit.
+// Signal sends sig to the broker and waits for it to exit.
 func (b *Broker) Signal(sig syscall.Signal) {
 	b.mu.Lock()
 	cmd := b.cmd
@@ -213,10 +213,24 @@ func (b *Broker) Signal(sig syscall.Signal) {
 	_ = cmd.Process.Kill()
 }
 
-// stop ends the broker (SIGTERM: it saves its sessions and queued messages first).
+// Stop ends the broker (SIGTERM: it saves its sessions and queued messages first).
 func (b *Broker) Stop() { b.Signal(syscall.SIGTERM) }
 
-// restart stops the broker and starts it again on the same port with the same state.
+// Pause freezes the broker (SIGSTOP): connections stay open and nothing answers, until the
+// test ends.
+func (b *Broker) Pause() {
+	b.mu.Lock()
+	cmd := b.cmd
+	b.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGSTOP)
+	b.t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGCONT) })
+}
+
+// Restart stops the broker and starts it again on the same port with the same state, after
+// down.
 func (b *Broker) Restart(down time.Duration) {
 	b.Stop()
 	time.Sleep(down)

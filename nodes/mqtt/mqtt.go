@@ -71,7 +71,8 @@ and ` + "`key_file`" + ` add a client certificate. ` + "`username`" + `/` + "`pa
 retried with a doubling wait (250 ms up to ` + "`reconnect_max_ms`" + `) and the subscriptions are made again.
 
 **State.** The node's gauges show ` + "`connected`" + ` (1 or 0), ` + "`reconnecting`" + ` (1 while retrying) and
-` + "`connection_losses`" + `; each loss and each failed attempt is logged with its error, and the last error is the
+` + "`connection_losses`" + ` (and, for source.mqtt, ` + "`subscribed`" + `: 1 once the broker granted the
+subscriptions); each loss and each failed attempt is logged with its error, and the last error is the
 node's ` + "`last_error`" + ` status. The runner exports them in ` + "`/metrics`" + ` (` + "`atoll_node_gauge`" + `).`
 
 // resolve checks the connection settings and fills in the client id.
@@ -192,6 +193,10 @@ type connState struct {
 	retrying atomic.Bool
 	losses   atomic.Int64
 	attempts atomic.Int64
+	// subs is set for a source: the state then includes "subscribed" (1 once the broker
+	// granted the subscriptions of the current connection).
+	subs       bool
+	subscribed atomic.Bool
 	onUp     func() // called after each (re)connection, e.g. to subscribe
 }
 
@@ -212,6 +217,9 @@ func (s *connState) report() {
 	s.out.Gauge("connected", b2f(s.isUp.Load()))
 	s.out.Gauge("reconnecting", b2f(s.retrying.Load()))
 	s.out.Gauge("connection_losses", float64(s.losses.Load()))
+	if s.subs {
+		s.out.Gauge("subscribed", b2f(s.subscribed.Load()))
+	}
 	if st, ok := s.out.(statusSetter); ok {
 		st.Status("last_error", s.lastErr)
 	}
@@ -268,6 +276,7 @@ func (s *connState) connected() {
 
 func (s *connState) lost(err error) {
 	s.isUp.Store(false)
+	s.subscribed.Store(false)
 	s.losses.Add(1)
 	s.mu.Lock()
 	s.lastErr = fmt.Sprintf("%s: connection lost: %v", time.Now().UTC().Format(time.RFC3339), err)
@@ -281,6 +290,12 @@ func (s *connState) reconnecting() {
 	s.report()
 }
 
+// granted records that the broker granted the subscriptions.
+func (s *connState) granted() {
+	s.subscribed.Store(true)
+	s.report()
+}
+
 // failed records an error that is not a loss of the connection (a refused subscription, say).
 func (s *connState) failed(err error) {
 	s.mu.Lock()
@@ -288,12 +303,4 @@ func (s *connState) failed(err error) {
 	s.mu.Unlock()
 	s.report()
 	s.logf("error", "%v", err)
-}
-
-// connect starts a client that connects in the background, retrying until it succeeds.
-func connect(opts *paho.ClientOptions) paho.Client {
-	c := paho.NewClient(opts)
-	// With ConnectRetry the token completes only once connected; the nodes do not wait for it.
-	c.Connect()
-	return c
 }

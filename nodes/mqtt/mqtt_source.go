@@ -193,7 +193,7 @@ func (s *source) Run(ctx context.Context, out engine.Output) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	st := &connState{node: s.node, broker: s.cfg.Broker}
+	st := &connState{node: s.node, broker: s.cfg.Broker, subs: true}
 	st.setOutput(out)
 	defer st.setOutput(nil)
 
@@ -234,13 +234,15 @@ func (s *source) Run(ctx context.Context, out engine.Output) error {
 				st.failed(fmt.Errorf("subscribe %v: %w", s.cfg.Topics, err))
 				return
 			}
-			if st, ok := tok.(*paho.SubscribeToken); ok {
-				for topic, q := range st.Result() {
+			if sub, ok := tok.(*paho.SubscribeToken); ok {
+				for topic, q := range sub.Result() {
 					if q == 0x80 {
-						out.Log("error", fmt.Sprintf("broker refused the subscription to %q", topic))
+						st.failed(fmt.Errorf("the broker refused the subscription to %q", topic))
+						return
 					}
 				}
 			}
+			st.granted()
 		}()
 	}
 	client = paho.NewClient(opts)
