@@ -197,7 +197,7 @@ type connState struct {
 	// granted the subscriptions of the current connection).
 	subs       bool
 	subscribed atomic.Bool
-	onUp     func() // called after each (re)connection, e.g. to subscribe
+	onUp       func() // called after each (re)connection, e.g. to subscribe
 }
 
 func (s *connState) setOutput(out engine.Output) {
