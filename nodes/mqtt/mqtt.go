@@ -64,6 +64,14 @@ func connFields() []engine.Field {
 	}
 }
 
+// withConnFields returns the spec fields of a node: the broker, then the node's own fields,
+// then the rest of the connection settings.
+func withConnFields(own ...engine.Field) []engine.Field {
+	conn := connFields()
+	out := append([]engine.Field{conn[0]}, own...)
+	return append(out, conn[1:]...)
+}
+
 // connDocs is the markdown both nodes' docs share about the connection.
 const connDocs = `**Connection.** ` + "`broker`" + ` is ` + "`tcp://host:port`" + ` or, for TLS, ` + "`ssl://`" + ` (also ` + "`tls://`" + `, ` + "`mqtts://`" + `).
 TLS verifies the broker against ` + "`ca_file`" + ` (or the system's roots) and ` + "`server_name`" + `; ` + "`cert_file`" + `

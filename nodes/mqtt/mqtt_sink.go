@@ -37,7 +37,8 @@ see one twice). At ` + "`qos`" + ` 0: at-most-once (a message written to a conne
 ` + connDocs,
 	Headless: true,
 	Inputs:   []engine.Port{{Name: "in", Type: "any", Required: true}},
-	Fields: append(connFields(),
+	// The broker and what to do with it first; the rest of the connection after.
+	Fields: withConnFields(
 		engine.Field{Name: "topic", Type: "string", Doc: "topic template; {field} is replaced by the row's field", Required: true,
 			Schema: map[string]any{"type": "string", "minLength": 1}},
 		engine.Field{Name: "qos", Type: "integer", Doc: "publish QoS: 1 or 2 at-least-once, 0 at-most-once", Default: 1, Enum: []any{0, 1, 2}},
@@ -170,11 +171,6 @@ func (s *sink) Validate() error {
 	}
 	if s.cfg.MaxInFlight < 1 {
 		return errors.New("config: max_in_flight must be >= 1")
-	}
-	if s.cfg.secure() {
-		if _, err := s.cfg.tlsConfig(); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -59,7 +59,8 @@ pipeline is slower than the topic, the source stops taking messages and the brok
 ` + "`max_messages`" + ` > 0 ends the source after that many messages (examples, tests); 0 runs until stopped.`,
 	Headless: true,
 	Outputs:  []engine.Port{{Name: "out", Type: "rows"}},
-	Fields: append(connFields(),
+	// The broker and what to do with it first; the rest of the connection after.
+	Fields: withConnFields(
 		engine.Field{Name: "topics", Type: "array", Items: "string", Doc: "topic filters to subscribe to (wildcards, $share/GROUP/TOPIC)", Required: true,
 			Schema: map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"type": "string", "minLength": 1}}},
 		engine.Field{Name: "qos", Type: "integer", Doc: "subscription QoS: 0 at-most-once, 1 or 2 at-least-once", Default: 1, Enum: []any{0, 1, 2}},
@@ -141,11 +142,6 @@ func (s *source) Validate() error {
 	}
 	if s.cfg.BatchSize < 1 || s.cfg.MaxInFlight < 1 {
 		return errors.New("config: batch_size and max_in_flight must be >= 1")
-	}
-	if s.cfg.secure() {
-		if _, err := s.cfg.tlsConfig(); err != nil {
-			return err
-		}
 	}
 	return nil
 }
