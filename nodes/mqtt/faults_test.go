@@ -138,8 +138,22 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 		}
 	}()
 	waitRows(t, &c.rows, n/3, 20*time.Second)
-	b.Restart(300 * time.Millisecond)
+	b.Stop()
+	// While the broker is away the node says so, with the error.
+	deadline := time.Now().Add(10 * time.Second)
+	for st := r.Metrics()["src"].Status; st["connection"] != "reconnecting" || st["last_error"] == ""; st = r.Metrics()["src"].Status {
+		if time.Now().After(deadline) {
+			t.Fatalf("status while the broker is down: %v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("status while the broker is down: %v", r.Metrics()["src"].Status)
+	time.Sleep(300 * time.Millisecond)
+	b.Restart(0)
 	waitGauge(t, r, "src", "connected", 1)
+	if st := r.Metrics()["src"].Status; st["connection"] != "connected" {
+		t.Errorf("status after the restart: %v", st)
+	}
 	if m := r.Metrics()["src"]; m.Gauges["connection_losses"] < 1 {
 		t.Errorf("connection_losses = %v after a broker restart", m.Gauges["connection_losses"])
 	}
@@ -148,7 +162,7 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("the publisher is stuck at %d", published.Load())
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		s := newSeqSet()
 		s.addRows(t, c.rows.Rows())

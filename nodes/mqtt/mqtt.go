@@ -80,8 +80,9 @@ retried with a doubling wait (250 ms up to ` + "`reconnect_max_ms`" + `) and the
 
 **State.** The node's gauges show ` + "`connected`" + ` (1 or 0), ` + "`reconnecting`" + ` (1 while retrying) and
 ` + "`connection_losses`" + ` (and, for source.mqtt, ` + "`subscribed`" + `: 1 once the broker granted the
-subscriptions); each loss and each failed attempt is logged with its error, and the last error is the
-node's ` + "`last_error`" + ` status. The runner exports them in ` + "`/metrics`" + ` (` + "`atoll_node_gauge`" + `).`
+subscriptions); its status texts, shown on the node in the studio, are ` + "`connection`" + ` (connecting,
+connected or reconnecting) and ` + "`last_error`" + ` (with its time). Each loss and each first failed attempt is
+logged. The runner exports them in ` + "`/metrics`" + ` (` + "`atoll_node_gauge`" + ` and ` + "`atoll_node_status`" + `).`
 
 // resolve checks the connection settings and fills in the client id.
 func (c *connConfig) resolve(nodeID string) error {
@@ -228,14 +229,17 @@ func (s *connState) report() {
 	if s.subs {
 		s.out.Gauge("subscribed", b2f(s.subscribed.Load()))
 	}
-	if st, ok := s.out.(statusSetter); ok {
+	if st, ok := s.out.(engine.StatusOutput); ok {
+		conn := "connecting"
+		switch {
+		case s.isUp.Load():
+			conn = "connected"
+		case s.retrying.Load():
+			conn = "reconnecting"
+		}
+		st.Status("connection", conn)
 		st.Status("last_error", s.lastErr)
 	}
-}
-
-// statusSetter is implemented by engine outputs that carry per-node text status.
-type statusSetter interface {
-	Status(name, value string)
 }
 
 func b2f(b bool) float64 {

@@ -233,7 +233,8 @@ func TestIntegrationRunnerSIGKILL(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	m := r.metrics(t)
-	for _, want := range []string{`atoll_node_gauge{node="src",name="connected"} 1`, `atoll_node_gauge{node="sink",name="connected"} 1`, `atoll_node_gauge{node="src",name="reconnecting"} 0`} {
+	for _, want := range []string{`atoll_node_gauge{node="src",name="connected"} 1`, `atoll_node_gauge{node="sink",name="connected"} 1`, `atoll_node_gauge{node="src",name="reconnecting"} 0`,
+		`atoll_node_status{node="src",name="connection",value="connected"} 1`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
