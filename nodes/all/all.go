@@ -7,4 +7,5 @@ import (
 	_ "github.com/atoll-studio/atoll/nodes/audio"
 	_ "github.com/atoll-studio/atoll/nodes/core"
 	_ "github.com/atoll-studio/atoll/nodes/function"
+	_ "github.com/atoll-studio/atoll/nodes/mqtt"
 )

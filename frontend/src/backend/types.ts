@@ -70,6 +70,8 @@ export type NodeMetrics = {
   progress?: number;
   fuel?: number;
   rtf?: number;
+  /** Texts the node reports (a connector's connection state and last error). */
+  status?: Record<string, string>;
 };
 export type RunInfo = {
   id: string;
