@@ -7,4 +7,6 @@ import (
 	_ "github.com/atoll-studio/atoll/nodes/audio"
 	_ "github.com/atoll-studio/atoll/nodes/core"
 	_ "github.com/atoll-studio/atoll/nodes/function"
+	_ "github.com/atoll-studio/atoll/nodes/http"
+	_ "github.com/atoll-studio/atoll/nodes/sqlite"
 )
