@@ -52,8 +52,12 @@ const ConfigPanel = lazy(() => import('./components/ConfigPanel').then((m) => ({
 const HistoryPanel = lazy(() => import('./components/HistoryPanel').then((m) => ({ default: m.HistoryPanel })));
 const TestsPanel = lazy(() => import('./components/TestsPanel').then((m) => ({ default: m.TestsPanel })));
 const AssetManager = lazy(() => import('./components/AssetManager').then((m) => ({ default: m.AssetManager })));
+const ParamsPanel = lazy(() => import('./components/ParamsPanel').then((m) => ({ default: m.ParamsPanel })));
+const ExportDialog = lazy(() => import('./components/ExportDialog').then((m) => ({ default: m.ExportDialog })));
 
-type RightTab = 'config' | 'history' | 'assets';
+const SettingsPanel = lazy(() => import('./components/SettingsPanel').then((m) => ({ default: m.SettingsPanel })));
+
+type RightTab = 'config' | 'history' | 'assets' | 'params' | 'settings';
 type BottomTab = 'preview' | 'log' | 'problems' | 'tests';
 
 export function App() {
@@ -64,6 +68,7 @@ export function App() {
   const nLogs = useStudio((s) => s.logs.length);
   const preview = useStudio((s) => s.preview);
   const run = useStudio((s) => s.run);
+  const exportOpen = useStudio((s) => s.exportOpen);
   const title = useStudio((s) => (s.info ? `${s.dirty() ? '● ' : ''}${s.info.name} — Atoll Studio` : 'Atoll Studio'));
   useEffect(() => {
     document.title = title;
@@ -152,15 +157,27 @@ export function App() {
             <button className={right === 'assets' ? 'on' : ''} onClick={() => setRight('assets')} data-testid="tab-assets">
               Assets
             </button>
+            <button className={right === 'params' ? 'on' : ''} onClick={() => setRight('params')} data-testid="tab-params">
+              Params
+            <button className={right === 'settings' ? 'on' : ''} onClick={() => setRight('settings')} data-testid="tab-settings" title="Settings: the directories graphs may use">
+              Settings
+            </button>
           </div>
           <div className="right-body">
             <Suspense fallback={<div className="panel-empty">Loading…</div>}>
               {right === 'config' && <ConfigPanel />}
               {right === 'history' && <HistoryPanel />}
               {right === 'assets' && <AssetManager />}
+              {right === 'params' && <ParamsPanel />}
+              {right === 'settings' && <SettingsPanel />}
             </Suspense>
           </div>
         </aside>
+        {exportOpen && (
+          <Suspense fallback={null}>
+            <ExportDialog />
+          </Suspense>
+        )}
         <Toasts />
       </div>
     </ReactFlowProvider>

@@ -3,6 +3,11 @@ import {
   APIError,
   type AssetInfo,
   type Backend,
+  type ExportOptions,
+  type ExportPlan,
+  type ExportRequest,
+  type KeyInfo,
+  type SavedBundle,
   type GraphDiff,
   type GraphDoc,
   type GraphInfo,
@@ -12,6 +17,7 @@ import {
   type RunHandlers,
   type RunInfo,
   type ServerEvent,
+  type Settings,
   type Unsubscribe,
   type VersionInfo,
 } from './types';
@@ -43,6 +49,14 @@ export type WailsService = {
   StopRun(id: string): Promise<RunInfo>;
   ListAssets(): Promise<AssetInfo[]>;
   UploadAsset(name: string, kind: string, data: string): Promise<AssetInfo>;
+  ExportOptions(): Promise<ExportOptions>;
+  PreviewBundle(req: ExportRequest): Promise<ExportPlan>;
+  SaveBundle(req: ExportRequest): Promise<SavedBundle>;
+  SigningKey(): Promise<KeyInfo>;
+  ExportKeyPair(): Promise<string>;
+  ImportKeyPair(pair: string): Promise<KeyInfo>;
+  GetSettings(): Promise<Settings>;
+  SetAllowedDirs(dirs: string[]): Promise<Settings>;
   Subscribe(run: string): Promise<void>;
   Unsubscribe(run: string): Promise<void>;
   Tap(run: string, node: string, port: string): Promise<void>;
@@ -114,6 +128,18 @@ export class WailsBackend implements Backend {
   listAssets = () => this.call(this.svc.ListAssets());
   uploadAsset = async (file: Blob, name: string, kind?: string) =>
     this.call(this.svc.UploadAsset(name, kind ?? '', await toBase64(file)));
+  // The window's asset server answers /api/ paths itself, from the window only: no token.
+  assetURL = (sha256: string) => `api/assets/${encodeURIComponent(sha256)}`;
+  getSettings = () => this.call(this.svc.GetSettings());
+  setAllowedDirs = (dirs: string[]) => this.call(this.svc.SetAllowedDirs(dirs));
+
+  exportOptions = () => this.call(this.svc.ExportOptions());
+  previewBundle = (req: ExportRequest) => this.call(this.svc.PreviewBundle(req));
+  /** The service opens the window's save dialog and writes the file where the user says. */
+  saveBundle = (req: ExportRequest) => this.call(this.svc.SaveBundle(req));
+  signingKey = () => this.call(this.svc.SigningKey());
+  exportKeyPair = () => this.call(this.svc.ExportKeyPair());
+  importKeyPair = (pair: string) => this.call(this.svc.ImportKeyPair(pair));
 
   subscribe(run: string, handlers: RunHandlers): Unsubscribe {
     if (this.router.addRun(run, handlers)) void this.svc.Subscribe?.(run)?.catch(() => {});
