@@ -336,9 +336,7 @@ func decodeNumber(raw []byte) (any, error) {
 
 // row compares one expected row with one actual row and returns the first difference.
 func (c *compiled) row(n int, want []field, got rows.Row) (Diff, bool) {
-	seen := map[string]bool{}
 	for _, w := range want {
-		seen[w.name] = true
 		rule := c.rule(w.name)
 		if rule.Kind == "ignore" {
 			continue
@@ -355,7 +353,7 @@ func (c *compiled) row(n int, want []field, got rows.Row) (Diff, bool) {
 		}
 	}
 	for _, f := range got {
-		if k := c.rule(f.Name).Kind; seen[f.Name] || k == "ignore" || k == "present" {
+		if k := c.rule(f.Name).Kind; has(want, f.Name) || k == "ignore" || k == "present" {
 			continue
 		}
 		g := json.RawMessage(f.Value.AppendJSON(nil))
@@ -363,18 +361,26 @@ func (c *compiled) row(n int, want []field, got rows.Row) (Diff, bool) {
 			Message: fmt.Sprintf("%s row %d field %q: not expected, got %s", c.label, n, f.Name, short(g))}, false
 	}
 	for _, name := range c.present {
-		if _, ok := got.Get(name); !ok && !seen[name] {
+		if _, ok := got.Get(name); !ok && !has(want, name) {
 			return Diff{Row: n, Field: name, Message: fmt.Sprintf("%s row %d field %q: missing, want it present", c.label, n, name)}, false
 		}
 	}
 	return Diff{}, true
 }
 
+// has reports whether an expected row has the field (rows are short: a scan beats a map).
+func has(want []field, name string) bool {
+	for _, w := range want {
+		if w.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *compiled) countDiffs(want []field, got rows.Row) int {
 	n := 0
-	seen := map[string]bool{}
 	for _, w := range want {
-		seen[w.name] = true
 		rule := c.rule(w.name)
 		if rule.Kind == "ignore" {
 			continue
@@ -385,7 +391,7 @@ func (c *compiled) countDiffs(want []field, got rows.Row) int {
 		}
 	}
 	for _, f := range got {
-		if k := c.rule(f.Name).Kind; !seen[f.Name] && k != "ignore" && k != "present" {
+		if k := c.rule(f.Name).Kind; !has(want, f.Name) && k != "ignore" && k != "present" {
 			n++
 		}
 	}
