@@ -22,6 +22,8 @@ type Options struct {
 	Services map[string]any
 	// Headless refuses studio-only nodes (the runner sets it).
 	Headless bool
+	// Paths, when set, confines the host paths that configs name (see ValidateOptions.Paths).
+	Paths PathPolicy
 	// QueueLen is the capacity, in batches, of each node's input queue (default 4).
 	QueueLen int
 	// Log receives node logs, from the nodes' goroutines at once; nil discards them.
@@ -127,7 +129,7 @@ func Build(doc *graph.Document, opts Options) (*Run, error) {
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = 4
 	}
-	if probs := Validate(doc, opts.Catalog, ValidateOptions{Headless: opts.Headless}); len(probs) > 0 {
+	if probs := Validate(doc, opts.Catalog, ValidateOptions{Headless: opts.Headless, Paths: opts.Paths}); len(probs) > 0 {
 		return nil, &InvalidGraphError{Problems: probs}
 	}
 	r := &Run{doc: doc, opts: opts, byID: map[string]*nodeRT{}, done: make(chan struct{}), lastRate: map[string]rateSample{}, tapsOpen: map[*Tap]struct{}{}}

@@ -78,6 +78,11 @@ func (s *status) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(bw, "# HELP atoll_runner_uptime_seconds Seconds since the run started.\n# TYPE atoll_runner_uptime_seconds gauge\n")
 	fmt.Fprintf(bw, "atoll_runner_uptime_seconds %g\n", time.Since(s.started).Seconds())
 
+	writeNodeMetrics(bw, types, ids, ms)
+}
+
+// writeNodeMetrics writes the per-node series.
+func writeNodeMetrics(bw *bufio.Writer, types map[string]string, ids []string, ms map[string]engine.NodeMetrics) {
 	series := []struct {
 		name, typ, help string
 		value           func(engine.NodeMetrics) float64

@@ -17,7 +17,7 @@ func init() {
 // ResizeNearestNeighborOptions: 0 align_corners, 1 half_pixel_centers.
 type resizeNearestKernel struct {
 	n, inH, inW, c, outH, outW int
-	srcY, srcX                 []int // source row and column of each output row and column
+	align, half                bool
 }
 
 // nearestSource is TFLite's GetNearestNeighbor: the input index for output index i, computed in
@@ -57,6 +57,9 @@ func (k *resizeNearestKernel) Prepare(c *OpContext) error {
 	if len(in.Shape) != 4 || len(size) != 2 || size[0] < 1 || size[1] < 1 {
 		return fmt.Errorf("want a 4-D input and a size of 2 positive values, got %v and %v", in.Shape, size)
 	}
+	if in.Shape[1] < 1 || in.Shape[2] < 1 {
+		return fmt.Errorf("input %v has no pixel to resize", in.Shape)
+	}
 	if out.Type != in.Type {
 		return fmt.Errorf("output type %s differs from input type %s", out.Type, in.Type)
 	}
@@ -65,14 +68,7 @@ func (k *resizeNearestKernel) Prepare(c *OpContext) error {
 	}
 	k.n, k.inH, k.inW, k.c = in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]
 	k.outH, k.outW = size[0], size[1]
-	align, half := c.Builtin.Bool(0, false), c.Builtin.Bool(1, false)
-	k.srcY, k.srcX = make([]int, k.outH), make([]int, k.outW)
-	for y := range k.srcY {
-		k.srcY[y] = nearestSource(y, k.inH, k.outH, align, half)
-	}
-	for x := range k.srcX {
-		k.srcX[x] = nearestSource(x, k.inW, k.outW, align, half)
-	}
+	k.align, k.half = c.Builtin.Bool(0, false), c.Builtin.Bool(1, false)
 	out.Shape = []int{k.n, k.outH, k.outW, k.c}
 	return nil
 }
@@ -82,9 +78,11 @@ func (k *resizeNearestKernel) Eval(c *OpContext) error {
 	px := k.c * c.Inputs[0].Type.Size() // bytes per pixel
 	o := 0
 	for b := range k.n {
-		for _, sy := range k.srcY {
+		for y := range k.outH {
+			sy := nearestSource(y, k.inH, k.outH, k.align, k.half)
 			row := in[((b*k.inH+sy)*k.inW)*px:]
-			for _, sx := range k.srcX {
+			for x := range k.outW {
+				sx := nearestSource(x, k.inW, k.outW, k.align, k.half)
 				copy(out[o:o+px], row[sx*px:])
 				o += px
 			}

@@ -17,12 +17,13 @@ type TransposeConvParams struct {
 }
 
 // scatterTransposeConv accumulates every input value times every filter tap into acc (one
-// accumulator per output element, cleared first), as TFLite's reference kernel does. The order
-// of the additions differs from the reference, which changes nothing: int64 sums are exact and
-// int32 sums wrap modulo 2^32 either way.
-func scatterTransposeConv[I int8 | int16, A int32 | int64](p *TransposeConvParams, in []I, w []int8, acc []A) {
+// accumulator per output element, cleared first), as TFLite's reference kernel does; dot is the
+// product of one input pixel with one output channel's filter tap. The order of the additions
+// differs from the reference, which changes nothing: int64 sums are exact and int32 sums wrap
+// modulo 2^32 either way. (Int16 activations have zero point 0, so the 16x8 form has no input
+// offset.)
+func scatterTransposeConv[I int8 | int16, A int32 | int64](p *TransposeConvParams, in []I, w []int8, acc []A, dot func(x []I, w []int8) A) {
 	clear(acc)
-	off := A(p.InputOffset)
 	kStride := p.KH * p.KW * p.InC // weights per output channel
 	for b := range p.Batch {
 		for iy := range p.InH {
@@ -41,12 +42,7 @@ func scatterTransposeConv[I int8 | int16, A int32 | int64](p *TransposeConvParam
 						o := acc[((b*p.OutH+oy)*p.OutW+ox)*p.OutC:][:p.OutC]
 						tap := (ky*p.KW + kx) * p.InC
 						for oc := range o {
-							wr := w[oc*kStride+tap:][:p.InC]
-							var s A
-							for ic, v := range x {
-								s += (A(v) + off) * A(wr[ic])
-							}
-							o[oc] += s
+							o[oc] += dot(x, w[oc*kStride+tap:][:p.InC])
 						}
 					}
 				}
@@ -59,7 +55,14 @@ func scatterTransposeConv[I int8 | int16, A int32 | int64](p *TransposeConvParam
 // nil): int32 accumulation, per-channel MultiplyByQuantizedMultiplier, output offset, clamp.
 // acc holds one int32 per output element.
 func TransposeConvInt8(p *TransposeConvParams, in, w []int8, bias []int32, out []int8, acc []int32) {
-	scatterTransposeConv(p, in, w, acc)
+	off := p.InputOffset
+	scatterTransposeConv(p, in, w, acc, func(x, w []int8) int32 {
+		var s int32
+		for i, v := range x {
+			s += (int32(v) + off) * int32(w[i])
+		}
+		return s
+	})
 	for i, a := range acc[:len(out)] {
 		oc := i % p.OutC
 		if bias != nil {
@@ -74,7 +77,7 @@ func TransposeConvInt8(p *TransposeConvParams, in, w []int8, bias []int32, out [
 // int64 bias (may be nil): int64 accumulation and the int64 MultiplyByQuantizedMultiplier of
 // TFLite's 16x8 kernels, clamp. acc holds one int64 per output element.
 func TransposeConvInt16x8(p *TransposeConvParams, in []int16, w []int8, bias []int64, out []int16, acc []int64) {
-	scatterTransposeConv(p, in, w, acc)
+	scatterTransposeConv(p, in, w, acc, dotInt16x8)
 	for i, a := range acc[:len(out)] {
 		oc := i % p.OutC
 		if bias != nil {
