@@ -59,9 +59,9 @@ func connFields() []engine.Field {
 		{Name: "keepalive_s", Type: "integer", Doc: "keep-alive interval in seconds", Default: connDefaults.KeepAliveS, Min: engine.Num(1), Max: engine.Num(65535)},
 		{Name: "connect_timeout_ms", Type: "integer", Doc: "how long one connection attempt may take", Default: connDefaults.ConnectTimeout, Min: engine.Num(100)},
 		{Name: "reconnect_max_ms", Type: "integer", Doc: "longest wait between reconnection attempts (the wait doubles from 250 ms up to this)", Default: connDefaults.ReconnectMaxMS, Min: engine.Num(250)},
-		{Name: "ca_file", Type: "string", Doc: "TLS: PEM file of the certificate authorities to trust (empty: the system's); relative: to the graph file's directory", Default: ""},
-		{Name: "cert_file", Type: "string", Doc: "TLS: PEM client certificate (with key_file)", Default: ""},
-		{Name: "key_file", Type: "string", Doc: "TLS: PEM private key of cert_file", Default: ""},
+		{Name: "ca_file", Type: "string", Doc: "TLS: PEM file of the certificate authorities to trust (empty: the system's); relative: to the graph file's directory", Default: "", Path: true},
+		{Name: "cert_file", Type: "string", Doc: "TLS: PEM client certificate (with key_file)", Default: "", Path: true},
+		{Name: "key_file", Type: "string", Doc: "TLS: PEM private key of cert_file", Default: "", Path: true},
 		{Name: "server_name", Type: "string", Doc: "TLS: the name to verify the broker's certificate against (empty: the broker URL's host)", Default: ""},
 	}
 }
