@@ -127,3 +127,30 @@ func (m *rtfMeter) time(out engine.Output) func() {
 		}
 	}
 }
+
+// mapAudio replaces the samples of every audio row of b by what f makes of them (f must not
+// change the samples it is given) and emits the rows; a row that is not audio, or that f refuses,
+// goes to errors. The time f takes counts toward the node's real-time factor.
+func mapAudio(b *rows.Batch, out engine.Output, m *rtfMeter, f func(row rows.Row, samples []float32, rate int) ([]float32, error)) error {
+	stop := m.time(out)
+	outRows := make([]rows.Row, 0, len(b.Rows))
+	for _, row := range b.Rows {
+		samples, rate, err := readAudio(row)
+		if err == nil {
+			samples, err = f(row, samples, rate)
+		}
+		if err != nil {
+			out.Reject(row, err)
+			continue
+		}
+		m.audio(len(samples), rate)
+		r := row.Clone()
+		r.Set(FieldSamples, rows.Float32s(samples))
+		outRows = append(outRows, r)
+	}
+	stop()
+	if len(outRows) == 0 {
+		return nil
+	}
+	return out.Emit("out", &rows.Batch{Rows: outRows})
+}
