@@ -53,7 +53,7 @@ var detectSpec = engine.Spec{
 		{Name: "confirm_m", Type: "integer", Doc: "... among this many consecutive windows", Default: 1, Min: engine.Num(1), Max: engine.Num(1000)},
 		{Name: "max_gap", Type: "number", Doc: "seconds between windows that still merge", Default: 0.0, Min: engine.Num(0)},
 		{Name: "min_windows", Type: "integer", Doc: "windows an event needs", Default: 1, Min: engine.Num(1)},
-		{Name: "labels_file", Type: "string", Doc: "the model's labels (CSV class map or one per line), to check names against", Format: "asset", AssetKind: "labels"},
+		{Name: "labels_file", Type: "string", Doc: "the model's labels (CSV class map or one per line), to check names against", Format: "asset", AssetKind: "labels", Path: true},
 	},
 	Examples: []engine.Example{
 		{Name: "birds", Config: json.RawMessage(`{"threshold":0.2,"indices":["106-116"]}`)},

@@ -15,10 +15,10 @@ var gainSpec = engine.Spec{
 	ID:       "transform.gain",
 	Category: "dsp",
 	Summary:  "Amplifies audio by a fixed gain, or normalises each row to a peak or RMS level.",
-	Docs: "`mode: gain` multiplies every sample by `gain_db` decibels. `peak` scales each row so " +
-		"that its largest sample sits at `target_db` dBFS, and `rms` so that its RMS level does " +
+	Docs: "`mode: gain` multiplies every sample by `gain` decibels. `peak` scales each row so " +
+		"that its largest sample sits at `target` dBFS, and `rms` so that its RMS level does " +
 		"(feed it the classifier's windows from `transform.frame` to normalise each window, as some " +
-		"bird models expect). A normalising gain never exceeds `max_gain_db`, so near-silence is not " +
+		"bird models expect). A normalising gain never exceeds `max_gain`, so near-silence is not " +
 		"blown up into noise, and an all-zero row passes unchanged. With `clip` set, samples are " +
 		"limited to [-1, 1] afterwards. The node shows its real-time factor.",
 	Headless: true,
@@ -26,14 +26,14 @@ var gainSpec = engine.Spec{
 	Outputs:  []engine.Port{{Name: "out", Type: PortType}},
 	Fields: []engine.Field{
 		{Name: "mode", Type: "string", Doc: "gain, peak or rms", Default: "gain", Enum: []any{"gain", "peak", "rms"}},
-		{Name: "gain_db", Type: "number", Doc: "gain in dB (mode gain)", Default: 0.0, Min: engine.Num(-120), Max: engine.Num(60)},
-		{Name: "target_db", Type: "number", Doc: "level in dBFS each row is normalised to (peak, rms)", Default: -1.0, Max: engine.Num(0)},
-		{Name: "max_gain_db", Type: "number", Doc: "largest gain a normalisation applies, in dB", Default: 30.0, Min: engine.Num(0)},
+		{Name: "gain", Type: "number", Doc: "gain in dB (mode gain)", Default: 0.0, Min: engine.Num(-120), Max: engine.Num(60)},
+		{Name: "target", Type: "number", Doc: "level in dBFS each row is normalised to (peak, rms)", Default: -1.0, Max: engine.Num(0)},
+		{Name: "max_gain", Type: "number", Doc: "largest gain a normalisation applies, in dB", Default: 30.0, Min: engine.Num(0)},
 		{Name: "clip", Type: "boolean", Doc: "limit samples to [-1, 1]", Default: true},
 	},
 	Examples: []engine.Example{
-		{Name: "+6 dB", Config: json.RawMessage(`{"mode":"gain","gain_db":6}`)},
-		{Name: "peak normalise", Config: json.RawMessage(`{"mode":"peak","target_db":-1}`)},
+		{Name: "+6 dB", Config: json.RawMessage(`{"mode":"gain","gain":6}`)},
+		{Name: "peak normalise", Config: json.RawMessage(`{"mode":"peak","target":-1}`)},
 	},
 	Defaults: gainDefaults,
 	New: func(bc engine.BuildContext, raw json.RawMessage) (engine.Node, error) {
@@ -50,9 +50,9 @@ var gainSpec = engine.Spec{
 
 type gainConfig struct {
 	Mode      string  `json:"mode"`
-	GainDB    float64 `json:"gain_db"`
-	TargetDB  float64 `json:"target_db"`
-	MaxGainDB float64 `json:"max_gain_db"`
+	GainDB    float64 `json:"gain"`
+	TargetDB  float64 `json:"target"`
+	MaxGainDB float64 `json:"max_gain"`
 	Clip      bool    `json:"clip"`
 }
 

@@ -43,7 +43,7 @@ var wavDirSourceSpec = engine.Spec{
 	Headless: true,
 	Outputs:  []engine.Port{{Name: "out", Type: PortType, Doc: "audio rows with file (and time)"}},
 	Fields: []engine.Field{
-		{Name: "path", Type: "string", Doc: "directory of WAV files, or a glob such as Data/*.WAV (relative to the graph's directory)", Required: true},
+		{Name: "path", Type: "string", Doc: "directory of WAV files, or a glob such as Data/*.WAV (relative to the graph's directory)", Required: true, Path: true},
 		{Name: "frame", Type: "integer", Doc: "samples per row", Default: 4096, Min: engine.Num(1), Max: engine.Num(1 << 20)},
 		{Name: "channel", Type: "integer", Doc: "channel to keep (0-based); -1 mixes all to mono", Default: -1, Min: engine.Num(-1)},
 		{Name: "timezone", Type: "string", Doc: "time zone of the times in file names (IANA name, UTC or Local)", Default: "UTC"},
