@@ -22,7 +22,8 @@ var frameSpec = engine.Spec{
 		"one; with `tail: every_start` every window that starts before the last sample (⌈n / hop⌉: " +
 		"40 on 19.6 s, the framing before this option existed). Without `pad_last` only whole " +
 		"windows are emitted (⌊(n − size) / hop⌋ + 1). Each window keeps its exact `t_start` and " +
-		"`t_end`, and a new `file` (a folder of recordings) starts a new stream: no window spans two " +
+		"`t_end` (a padded window's `t_end` is the end of the audio, not of the zeros, so detections " +
+		"stay within the recording), and a new `file` (a folder of recordings) starts a new stream: no window spans two " +
 		"recordings.",
 	Headless: true,
 	Inputs:   []engine.Port{{Name: "in", Type: PortType, Required: true}},
@@ -119,7 +120,12 @@ func (n *frameNode) windows(dst []rows.Row, end bool) []rows.Row {
 		w := make([]float32, size)
 		copy(w, n.buf[n.next-n.bufAt:min(n.next+size, n.total)-n.bufAt])
 		start := n.t0 + float64(n.next)/float64(n.rate)
-		dst = append(dst, n.rec.stamp(audioRow(w, n.rate, start), start))
+		row := audioRow(w, n.rate, start)
+		if n.next+size > n.total {
+			// A padded window's audio ends with the recording: t_end says so, not the zeros.
+			row.Set(FieldEnd, rows.Float(n.t0+float64(n.total)/float64(n.rate)))
+		}
+		dst = append(dst, n.rec.stamp(row, start))
 		n.next += hop
 	}
 	if drop := min(n.next, n.total) - n.bufAt; drop > 0 {

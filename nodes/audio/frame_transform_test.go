@@ -9,8 +9,9 @@ import (
 	"github.com/atoll-studio/atoll/engine/rows"
 )
 
-// frameStarts frames n samples (fed in rows of 1000) and returns the windows' start samples.
-func frameStarts(t *testing.T, config string, n int) []int {
+// frameStarts frames n samples (fed in rows of 1000) and returns the windows' start and end
+// samples (t_start and t_end).
+func frameStarts(t *testing.T, config string, n int) (starts, ends []int) {
 	t.Helper()
 	node, err := frameSpec.New(engine.BuildContext{NodeID: "fr"}, json.RawMessage(config))
 	if err != nil {
@@ -26,15 +27,15 @@ func frameStarts(t *testing.T, config string, n int) []int {
 	if err := node.(engine.Flusher).Flush(t.Context(), out); err != nil {
 		t.Fatal(err)
 	}
-	var starts []int
 	for _, r := range out.rows {
 		s, _, _ := readAudio(r)
 		if len(s) != 400 && len(s) != 15600 {
 			t.Fatalf("window of %d samples", len(s))
 		}
 		starts = append(starts, int(num(r, FieldStart)*16000+0.5))
+		ends = append(ends, int(num(r, FieldEnd)*16000+0.5))
 	}
-	return starts
+	return starts, ends
 }
 
 // The usual framing (the default) pads up to the first window that reaches the end; the older
@@ -58,7 +59,7 @@ func TestFrameCounts(t *testing.T) {
 			{fmt.Sprintf(`{"size":%d,"hop":%d,"tail":"every_start"}`, size, hop), every, true},
 			{fmt.Sprintf(`{"size":%d,"hop":%d,"pad_last":false}`, size, hop), whole, false},
 		} {
-			starts := frameStarts(t, tc.config, n)
+			starts, ends := frameStarts(t, tc.config, n)
 			if len(starts) != tc.want {
 				t.Errorf("%d samples, %s: %d windows, want %d", n, tc.config, len(starts), tc.want)
 				continue
@@ -72,14 +73,17 @@ func TestFrameCounts(t *testing.T) {
 				if last := starts[len(starts)-1]; last+size < n {
 					t.Errorf("%d samples, %s: the last window ends at %d, before the end", n, tc.config, last+size)
 				}
+				if end := ends[len(ends)-1]; end != min(n, starts[len(starts)-1]+size) {
+					t.Errorf("%d samples, %s: the last window's t_end is at sample %d, want the end of the audio", n, tc.config, end)
+				}
 			}
 		}
 	}
 	// The case the issue reports: 19.6 s at 16 kHz with YAMNet's framing.
-	if got := len(frameStarts(t, `{}`, 313600)); got != 39 {
-		t.Errorf("19.6 s at 16 kHz: %d windows by default, want 39", got)
+	if got, _ := frameStarts(t, `{}`, 313600); len(got) != 39 {
+		t.Errorf("19.6 s at 16 kHz: %d windows by default, want 39", len(got))
 	}
-	if got := len(frameStarts(t, `{"tail":"every_start"}`, 313600)); got != 40 {
-		t.Errorf("19.6 s at 16 kHz: %d windows with tail every_start, want 40", got)
+	if got, _ := frameStarts(t, `{"tail":"every_start"}`, 313600); len(got) != 40 {
+		t.Errorf("19.6 s at 16 kHz: %d windows with tail every_start, want 40", len(got))
 	}
 }
