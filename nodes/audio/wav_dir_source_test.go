@@ -245,8 +245,8 @@ func TestFolderFramesPerFile(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"rs", "fr"} {
-		if m[id].RTF == nil || *m[id].RTF <= 0 {
-			t.Errorf("%s shows no real-time factor: %+v", id, m[id])
+		if m[id].RTF == nil || *m[id].RTF <= 0 || m[id].Batches < 1 {
+			t.Errorf("%s shows no real-time factor or batch count: %+v", id, m[id])
 		}
 	}
 }
