@@ -81,6 +81,7 @@ func run(scenario, testdata, module string, instances int) error {
 		}
 		source = fmt.Sprintf(`{"id":"recordings","type":"source.wav_dir","config":{"path":%q,"frame":4800}}`, dir)
 		what = "100 × 10 s 48 kHz WAVs"
+		seconds = 1000
 	default:
 		return fmt.Errorf("scenario %q (long or folder)", scenario)
 	}
