@@ -115,7 +115,7 @@ func TestGainModes(t *testing.T) {
 		{`{"mode":"peak","target":-6.0206}`, 0.5, 0.5 / math.Sqrt2},
 		{`{"mode":"rms","target":-20}`, 0.1 * math.Sqrt2, 0.1},
 		{`{"mode":"peak","target":0,"max_gain":6.0206}`, 0.2, 0.2 / math.Sqrt2}, // capped
-		{`{"gain":20}`, 1, 0},                                                      // clipped
+		{`{"gain":20}`, 1, 0}, // clipped
 	} {
 		var y []float32
 		for _, r := range process(t, gainSpec, tc.config, in, 8000) {
