@@ -33,7 +33,10 @@ var detectSpec = engine.Spec{
 		"`confidence` (the highest score), `mean_score` and `windows`, plus `file` and `time` " +
 		"(wall-clock start) when the audio came from a folder of recordings; events never span two " +
 		"files. An event is emitted once a later window shows it has ended, or at the end of the " +
-		"stream; events shorter than `min_windows` windows are dropped.\n\n" +
+		"stream; events shorter than `min_windows` windows are dropped. Windows must arrive in time " +
+		"order within a file: a classifier node with `instances` > 1 may reorder batches (the " +
+		"engine keeps order only along a single worker), which splits and merges events " +
+		"differently, so keep one instance before this node when the events must be exact.\n\n" +
 		"`labels_file` is the model's labels (YAMNet's class map CSV with a `display_name` column, or " +
 		"one label per line, as the classifier reads them): with it every name in the lists and in " +
 		"`thresholds` is checked against the model's classes when the graph is built, and the " +
