@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/rows"
@@ -17,6 +18,7 @@ import (
 type window struct {
 	start  float64
 	file   string
+	origin time.Time // wall-clock time of the file's start, if known
 	scores map[string]float64
 }
 
@@ -36,6 +38,9 @@ func detect(t *testing.T, config string, windows []window) []string {
 			if w.file != "" {
 				r = append(r, rows.Field{Name: FieldFile, Value: rows.String(w.file)})
 			}
+			if !w.origin.IsZero() {
+				r = append(r, rows.Field{Name: FieldTime, Value: rows.Timestamp(w.origin.Add(time.Duration(w.start * float64(time.Second))))})
+			}
 			in = append(in, r)
 		}
 	}
@@ -51,6 +56,10 @@ func detect(t *testing.T, config string, windows []window) []string {
 		s := fmt.Sprintf("%s@%g-%g", str(r, "label"), num(r, "t_start"), num(r, "t_end"))
 		if f := str(r, FieldFile); f != "" {
 			s += " " + f
+		}
+		if v, ok := r.Get(FieldTime); ok {
+			ns, _ := v.AsTimestamp()
+			s += " " + time.Unix(0, ns).UTC().Format(time.RFC3339)
 		}
 		evs = append(evs, s)
 	}
@@ -98,13 +107,16 @@ func TestDetectSelectsConfirmsAndSplits(t *testing.T) {
 			}
 		})
 	}
-	// Events never span two files, even with a gap that would merge them.
+	// Events never span two files, even with a gap that would merge them, and carry the
+	// wall-clock time of their start when the file has one.
+	dawn := time.Date(2024, 6, 1, 5, 0, 0, 0, time.UTC)
 	got := detect(t, `{"threshold":0.3,"max_gap":5}`, []window{
 		{start: 0, file: "a.wav", scores: map[string]float64{"Owl": 0.9}},
 		{start: 1, file: "a.wav", scores: map[string]float64{"Owl": 0.9}},
-		{start: 0, file: "b.wav", scores: map[string]float64{"Owl": 0.9}},
+		{start: 0, file: "b.wav", origin: dawn, scores: map[string]float64{"Hoot": 0.2}},
+		{start: 3, file: "b.wav", origin: dawn, scores: map[string]float64{"Owl": 0.9}},
 	})
-	if want := "Owl@0-2 a.wav; Owl@0-1 b.wav"; strings.Join(got, "; ") != want {
+	if want := "Owl@0-2 a.wav; Owl@3-4 b.wav 2024-06-01T05:00:03Z"; strings.Join(got, "; ") != want {
 		t.Errorf("across files: %q, want %q", got, want)
 	}
 	if _, err := detectSpec.New(engine.BuildContext{}, json.RawMessage(`{"confirm_n":3,"confirm_m":2}`)); err == nil {
