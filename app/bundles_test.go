@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/atoll-studio/atoll/bundle"
 	"github.com/atoll-studio/atoll/engine"
@@ -446,5 +447,16 @@ func TestSaveBundleAsksWhere(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("the save directory holds %d files, want only chosen.atoll", len(entries))
+	}
+}
+
+func TestSeedSkipsFlowTests(t *testing.T) {
+	fsys := fstest.MapFS{
+		"a.json":      {Data: []byte(pipelineDoc)},
+		"a.test.json": {Data: []byte(`{"version":1,"tests":[]}`)},
+	}
+	docs, err := exampleDocs(fsys)
+	if err != nil || len(docs) != 1 || docs[0].name != "a.json" {
+		t.Fatalf("seeded %+v: %v", docs, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/atoll-studio/atoll/storage"
 )
@@ -67,13 +68,14 @@ type exampleDoc struct {
 	data []byte
 }
 
-// exampleDocs reads every *.json in fsys, subdirectories included, sorted by path; the
-// built-in demo when fsys is nil or holds none.
+// exampleDocs reads every *.json in fsys, subdirectories included, sorted by path, except the
+// flow tests beside the graphs (*.test.json, run by `atoll test`); the built-in demo when fsys
+// is nil or holds none.
 func exampleDocs(fsys fs.FS) ([]exampleDoc, error) {
 	var out []exampleDoc
 	if fsys != nil {
 		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || path.Ext(p) != ".json" {
+			if err != nil || d.IsDir() || path.Ext(p) != ".json" || strings.HasSuffix(p, ".test.json") {
 				return err
 			}
 			b, err := fs.ReadFile(fsys, p)
