@@ -18,6 +18,7 @@ bench-bundle-studio:
 		/^BenchmarkExportBirds\/write/ { w[nw++] = $$3 / 1e6; size = $$5 } \
 		function med(a, n,   i, j, t) { for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int(n / 2)] } \
 		END { \
+			getline load < "/proc/loadavg"; split(load, l, " "); \
 			if (!np || !nw) { print "bench-bundle-studio: no benchmark output" > "/dev/stderr"; exit 1 } \
-			printf "| studio-export | bird example: export preview | %.0f | ms | validate + hash %.1f MiB of entries; median of %d |\n", med(p, np), mib, np; \
-			printf "| studio-export | bird example: signed bundle written | %.0f | ms | %.2f MiB .atoll (gzip), fsynced; median of %d |\n", med(w, nw), size, nw }'
+			printf "| studio-export | bird example: export preview | %.0f | ms | validate + hash %.1f MiB of entries; median of %d; load avg %s |\n", med(p, np), mib, np, l[1]; \
+			printf "| studio-export | bird example: signed bundle written | %.0f | ms | %.2f MiB .atoll (gzip), fsynced (gzip dominates the CPU time); median of %d; load avg %s |\n", med(w, nw), size, nw, l[1] }'
