@@ -460,7 +460,7 @@ func TestIntegrationBundleKill9(t *testing.T) {
 	_, runner, _ := buildBinaries(t)
 	mod := wasmexamples.Path(t, "go-enrich")
 	work := t.TempDir()
-	const n = 120000
+	const n = 80000
 	var in bytes.Buffer
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&in, `{"seq":%d,"kind":"a","pad":"%s"}`+"\n", i, strings.Repeat("x", 40))
