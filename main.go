@@ -24,6 +24,7 @@ import (
 	"github.com/atoll-studio/atoll/app"
 	"github.com/atoll-studio/atoll/app/web"
 	"github.com/atoll-studio/atoll/engine"
+	"github.com/atoll-studio/atoll/engine/flowtest"
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/examples"
 	"github.com/atoll-studio/atoll/nodes"
@@ -44,6 +45,7 @@ const usage = `usage:
                                  run a graph headless and print its metrics (exit 0 finished or
                                  stopped, 1 failed or not drained, 2 invalid graph)
   atoll validate graph.json      print the graph's problems, one per line (exit 1 when any)
+  atoll ` + flowtest.CommandUsage + `
   atoll export GRAPH.json|--graph ID [--version N] -o FILE.atoll [flags]
                                  write a signed bundle for atoll-runner (atoll export -h)
   atoll key public|export|import the studio's bundle signing key (atoll key)
@@ -66,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runGraph(rest, stdout, stderr)
 	case "validate":
 		return validate(rest, stdout, stderr)
+	case "test":
+		return testGraphs(rest, stdout, stderr)
 	case "export":
 		return exportCmd(rest, stdout, stderr)
 	case "key":
@@ -138,8 +142,14 @@ func openService(db string) (*app.Service, error) {
 		}
 	}
 	base := filepath.Join(ws, "graphs")
-	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base,
-		Services: map[string]any{core.BaseDirService: base}, ReadyFile: os.Getenv("ATOLL_READY_FILE")})
+	// Exports may include the runner binaries `make runner` puts in the checkout's dist/.
+	runners := os.Getenv("ATOLL_RUNNERS")
+	if co := examples.Checkout(); runners == "" && co != "" {
+		runners = filepath.Join(filepath.Dir(co), "dist")
+	}
+	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base, Workspace: ws,
+		Services: map[string]any{core.BaseDirService: base}, ReadyFile: os.Getenv("ATOLL_READY_FILE"),
+		RunnerDir: runners, Version: version})
 }
 
 func dbFlag(fs *flag.FlagSet) *string {

@@ -12,8 +12,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/go-audio/wav"
-
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/rows"
 	"github.com/atoll-studio/atoll/nodes"
@@ -24,14 +22,20 @@ var wavSourceSpec = engine.Spec{
 	Category: "source",
 	Summary:  "Streams a WAV file as rows of float32 samples.",
 	Docs: "Reads PCM 8/16/24/32-bit, 32/64-bit float and WAVE_FORMAT_EXTENSIBLE files at any rate and " +
-		"channel count, a block at a time (never the whole file). Channels are mixed to mono, or one is " +
+		"channel count, a block at a time (never the whole file): at most 1 MiB of the file is held at " +
+		"once, whatever its channel count, and a row holds at most `frame` samples (4 MiB at the largest " +
+		"`frame`). Every size in the header is checked against the format and the file before it is used: " +
+		"a chunk, channel count or block align that does not fit is refused at validation, naming the " +
+		"file and byte offset. A file that ends before its data chunk says (truncated, or a data chunk " +
+		"that is not a whole number of frames) keeps the rows read and sends one row to `errors` " +
+		"(`path`, `byte`, `frames`) saying where the samples stop. Channels are mixed to mono, or one is " +
 		"picked with `channel`. Each row holds `frame` samples: `samples` (float32 in [-1, 1]), `rate`, " +
 		"`t_start` and `t_end` in seconds. `realtime` paces the rows at the recording's speed, as a " +
 		"microphone would. Progress and the real-time factor show on the node.",
 	Headless: true,
 	Outputs:  []engine.Port{{Name: "out", Type: PortType, Doc: "audio rows"}},
 	Fields: []engine.Field{
-		{Name: "path", Type: "string", Doc: "WAV asset (SHA-256) or file path", Required: true, Format: "asset", AssetKind: "wav"},
+		{Name: "path", Type: "string", Doc: "WAV asset (SHA-256) or file path", Required: true, Format: "asset", AssetKind: "wav", Path: true},
 		{Name: "frame", Type: "integer", Doc: "samples per row", Default: 4096, Min: engine.Num(1), Max: engine.Num(1 << 20)},
 		{Name: "channel", Type: "integer", Doc: "channel to keep (0-based); -1 mixes all to mono", Default: -1, Min: engine.Num(-1)},
 		{Name: "realtime", Type: "boolean", Doc: "pace rows at the recording's speed", Default: false},
@@ -67,16 +71,43 @@ type wavSource struct {
 	assets engine.AssetResolver
 }
 
-// wavStream is an open WAV file positioned at its samples.
-type wavStream struct {
-	closer   io.Closer
-	data     io.Reader
+// Limits of the WAV reader. Every size read from a header is checked against what the format
+// allows and what the file holds before anything is allocated for it.
+const (
+	// wavReadBytes bounds the raw bytes read at a time, whatever the channel count: a row is
+	// decoded from as many reads as it needs.
+	wavReadBytes = 1 << 20
+	// wavMaxFmt bounds the fmt chunk: WAVE_FORMAT_EXTENSIBLE needs 40 bytes; longer ones carry
+	// codec-specific bytes that a PCM or float file does not use.
+	wavMaxFmt = 1 << 16
+)
+
+// wavHeader is what the chunks before the samples say, checked.
+type wavHeader struct {
 	rate     int
 	channels int
-	bits     int
+	bits     int // container bits per sample
+	block    int // bytes per frame (all channels)
 	float    bool
-	total    int64 // frames (samples per channel), -1 if unknown
-	name     string
+	dataOff  int64 // byte offset of the first sample
+	dataLen  int64 // bytes of samples the data chunk declares
+	fileLen  int64 // bytes in the file
+}
+
+// held returns the bytes of whole frames the file holds (at most what the header declares).
+func (h *wavHeader) held() int64 {
+	n := min(h.dataLen, max(0, h.fileLen-h.dataOff))
+	return n - n%int64(h.block)
+}
+
+// wavStream is an open WAV file positioned at its samples.
+type wavStream struct {
+	wavHeader
+	closer io.Closer
+	data   io.Reader
+	name   string
+	pos    int64 // bytes of samples read so far
+	raw    []byte
 }
 
 func (s *wavSource) open() (*wavStream, error) {
@@ -102,111 +133,202 @@ func (s *wavSource) open() (*wavStream, error) {
 	return st, nil
 }
 
-// openWAV reads the headers with go-audio/wav and positions the reader at the samples.
+// openWAV reads and checks the headers and positions rs at the samples.
 func openWAV(rs io.ReadSeeker, name string) (*wavStream, error) {
-	isFloat, err := sniffFloat(rs)
+	size, err := rs.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, fmt.Errorf("wav %q: %w", name, err)
 	}
 	if _, err := rs.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wav %q: %w", name, err)
 	}
-	d := wav.NewDecoder(rs)
-	d.ReadInfo()
-	if err := d.Err(); err != nil {
-		return nil, fmt.Errorf("wav %q: header: %w", name, err)
+	h, err := readWAVHeader(rs, size)
+	if err != nil {
+		return nil, fmt.Errorf("wav %q: %w", name, err)
 	}
-	if d.NumChans < 1 || d.SampleRate < 1 {
-		return nil, fmt.Errorf("wav %q: not a WAV file or no fmt chunk (channels %d, rate %d)", name, d.NumChans, d.SampleRate)
+	if _, err := rs.Seek(h.dataOff, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("wav %q: byte %d: %w", name, h.dataOff, err)
 	}
-	bits := int(d.BitDepth)
-	switch {
-	case isFloat && (bits == 32 || bits == 64):
-	case !isFloat && (bits == 8 || bits == 16 || bits == 24 || bits == 32):
-	default:
-		return nil, fmt.Errorf("wav %q: unsupported sample format: %d-bit %s", name, bits, map[bool]string{true: "float", false: "PCM"}[isFloat])
-	}
-	if err := d.FwdToPCM(); err != nil {
-		return nil, fmt.Errorf("wav %q: no data chunk: %w", name, err)
-	}
-	st := &wavStream{data: d.PCMChunk, rate: int(d.SampleRate), channels: int(d.NumChans), bits: bits, float: isFloat, name: name, total: -1}
-	if d.PCMChunk.Size > 0 {
-		st.total = int64(d.PCMChunk.Size) / int64(st.channels*bits/8)
-	}
-	st.data = io.LimitReader(d.PCMChunk, int64(d.PCMChunk.Size))
-	return st, nil
+	return &wavStream{wavHeader: h, data: rs, name: name}, nil
 }
 
-// sniffFloat reports whether the fmt chunk says IEEE float, looking through
-// WAVE_FORMAT_EXTENSIBLE's sub-format (go-audio/wav reports only the outer format tag).
-func sniffFloat(rs io.ReadSeeker) (bool, error) {
+// readWAVHeader walks the RIFF chunks of a file of size bytes up to the data chunk. It reads
+// at most a few dozen bytes of any chunk and seeks past the rest, so a size field cannot make it
+// allocate; a chunk before the samples that claims more bytes than the file has is an error.
+func readWAVHeader(r io.ReadSeeker, size int64) (wavHeader, error) {
+	h := wavHeader{fileLen: size}
 	var hdr [12]byte
-	if _, err := io.ReadFull(rs, hdr[:]); err != nil {
-		return false, fmt.Errorf("byte 0: truncated RIFF header: %w", err)
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return h, fmt.Errorf("byte 0: truncated RIFF header (%d bytes in the file)", size)
 	}
 	if string(hdr[0:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" {
-		return false, fmt.Errorf("byte 0: not a RIFF/WAVE file")
+		return h, errors.New("byte 0: not a RIFF/WAVE file")
 	}
 	off := int64(12)
+	sawFmt := false
 	for {
 		var ch [8]byte
-		if _, err := io.ReadFull(rs, ch[:]); err != nil {
-			return false, fmt.Errorf("byte %d: no fmt chunk", off)
+		if _, err := io.ReadFull(r, ch[:]); err != nil {
+			if !sawFmt {
+				return h, fmt.Errorf("byte %d: no fmt chunk before the end of the file", off)
+			}
+			return h, fmt.Errorf("byte %d: no data chunk before the end of the file", off)
 		}
-		size := int64(binary.LittleEndian.Uint32(ch[4:]))
-		if string(ch[0:4]) == "fmt " {
-			if size < 16 {
-				return false, fmt.Errorf("byte %d: fmt chunk of %d bytes", off, size)
+		id, n := string(ch[0:4]), int64(binary.LittleEndian.Uint32(ch[4:]))
+		body := off + 8
+		switch id {
+		case "fmt ":
+			if sawFmt {
+				return h, fmt.Errorf("byte %d: a second fmt chunk", off)
 			}
-			buf := make([]byte, min(size, 40))
-			if _, err := io.ReadFull(rs, buf); err != nil {
-				return false, fmt.Errorf("byte %d: truncated fmt chunk", off)
+			if err := h.readFmt(r, off, n); err != nil {
+				return h, err
 			}
-			tag := binary.LittleEndian.Uint16(buf)
-			if tag == 0xFFFE && len(buf) >= 26 {
-				tag = binary.LittleEndian.Uint16(buf[24:])
+			sawFmt = true
+		case "data":
+			if !sawFmt {
+				return h, fmt.Errorf("byte %d: data chunk before the fmt chunk", off)
 			}
-			switch tag {
-			case 1:
-				return false, nil
-			case 3:
-				return true, nil
+			h.dataOff, h.dataLen = body, n
+			return h, nil
+		default:
+			if n > size-body {
+				return h, fmt.Errorf("byte %d: chunk %q declares %d bytes, the file ends %d bytes later", off, printableID(ch[0:4]), n, size-body)
 			}
-			return false, fmt.Errorf("byte %d: unsupported WAV format tag %#x (PCM and IEEE float only)", off, tag)
+			if _, err := r.Seek(body+n+n%2, io.SeekStart); err != nil {
+				return h, fmt.Errorf("byte %d: %w", body, err)
+			}
 		}
-		if _, err := rs.Seek(size+size%2, io.SeekCurrent); err != nil {
-			return false, err
-		}
-		off += 8 + size + size%2
+		off = body + n + n%2
 	}
 }
 
-// read fills out with up to len(out) mono frames; it returns how many it wrote.
-func (st *wavStream) read(raw []byte, out []float32, channel int) (int, error) {
+// readFmt reads and checks a fmt chunk of n bytes whose header starts at byte off.
+func (h *wavHeader) readFmt(r io.ReadSeeker, off, n int64) error {
+	body := off + 8
+	if n < 16 || n > wavMaxFmt {
+		return fmt.Errorf("byte %d: fmt chunk of %d bytes (16 to %d)", off, n, wavMaxFmt)
+	}
+	if n > h.fileLen-body {
+		return fmt.Errorf("byte %d: fmt chunk declares %d bytes, the file ends %d bytes later", off, n, h.fileLen-body)
+	}
+	buf := make([]byte, min(n, 40))
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return fmt.Errorf("byte %d: truncated fmt chunk", body)
+	}
+	if _, err := r.Seek(body+n+n%2, io.SeekStart); err != nil {
+		return fmt.Errorf("byte %d: %w", body, err)
+	}
+	le := binary.LittleEndian
+	tag := le.Uint16(buf)
+	h.channels = int(le.Uint16(buf[2:]))
+	rate := le.Uint32(buf[4:])
+	h.block = int(le.Uint16(buf[12:]))
+	h.bits = int(le.Uint16(buf[14:]))
+	if tag == 0xFFFE { // WAVE_FORMAT_EXTENSIBLE: the sub-format GUID starts with the real tag
+		if len(buf) < 40 {
+			return fmt.Errorf("byte %d: WAVE_FORMAT_EXTENSIBLE fmt chunk of %d bytes (needs 40)", off, n)
+		}
+		tag = le.Uint16(buf[24:])
+	}
+	switch tag {
+	case 1:
+	case 3:
+		h.float = true
+	default:
+		return fmt.Errorf("byte %d: unsupported WAV format tag %#x (PCM and IEEE float only)", body, tag)
+	}
+	switch {
+	case h.channels < 1:
+		return fmt.Errorf("byte %d: %d channels", body+2, h.channels)
+	case rate < 1 || rate > math.MaxInt32:
+		return fmt.Errorf("byte %d: sample rate %d", body+4, rate)
+	case h.float && h.bits != 32 && h.bits != 64, !h.float && h.bits != 8 && h.bits != 16 && h.bits != 24 && h.bits != 32:
+		return fmt.Errorf("byte %d: unsupported sample format: %d-bit %s", body+14, h.bits, map[bool]string{true: "float", false: "PCM"}[h.float])
+	case h.block != h.channels*h.bits/8:
+		// Block align is 16 bits wide: this also bounds channels × bytes per sample to 65,535.
+		return fmt.Errorf("byte %d: block align %d does not match %d channels of %d bits (%d bytes)", body+12, h.block, h.channels, h.bits, h.channels*h.bits/8)
+	}
+	h.rate = int(rate)
+	return nil
+}
+
+func printableID(id []byte) string {
+	for _, c := range id {
+		if c < 0x20 || c > 0x7e {
+			return fmt.Sprintf("%x", id)
+		}
+	}
+	return string(id)
+}
+
+// errWAVShort ends a stream whose samples stop before the header said they would.
+type errWAVShort struct {
+	name           string
+	at             int64 // byte offset where the samples stop
+	declared, from int64
+	partial        int // bytes of an incomplete last frame
+}
+
+func (e *errWAVShort) Error() string {
+	if e.partial > 0 && e.declared == 0 {
+		return fmt.Sprintf("wav %q: byte %d: the samples end inside a frame (%d bytes left over)", e.name, e.at, e.partial)
+	}
+	return fmt.Sprintf("wav %q: byte %d: the file ends %d bytes into a data chunk that declares %d bytes from byte %d", e.name, e.at, e.at-e.from, e.declared, e.from)
+}
+
+// read fills out with up to len(out) mono frames and returns how many it wrote. At the end of
+// the samples it returns io.EOF, or an *errWAVShort when the file held fewer than the header
+// declared (the frames returned are good).
+func (st *wavStream) read(out []float32, channel int) (int, error) {
 	bps := st.bits / 8
-	frameBytes := bps * st.channels
-	need := len(out) * frameBytes
-	if cap(raw) < need {
-		raw = make([]byte, need)
-	}
-	n, err := io.ReadFull(st.data, raw[:need])
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		err = io.EOF
-	}
-	frames := n / frameBytes
-	for i := 0; i < frames; i++ {
-		fb := raw[i*frameBytes : (i+1)*frameBytes]
-		if channel >= 0 {
-			out[i] = st.sample(fb[channel*bps:])
-			continue
+	want := st.dataLen - st.pos
+	want -= want % int64(st.block)
+	framesPer := max(1, wavReadBytes/st.block)
+	done := 0
+	for done < len(out) {
+		k := min(len(out)-done, framesPer)
+		need := int64(k * st.block)
+		if need > want-int64(done*st.block) {
+			need = want - int64(done*st.block)
 		}
-		var sum float32
-		for c := 0; c < st.channels; c++ {
-			sum += st.sample(fb[c*bps:])
+		if need <= 0 {
+			break
 		}
-		out[i] = sum / float32(st.channels)
+		if cap(st.raw) < int(need) {
+			st.raw = make([]byte, int(min(need, int64(framesPer*st.block))))
+		}
+		raw := st.raw[:need]
+		n, err := io.ReadFull(st.data, raw)
+		frames := n / st.block
+		for i := 0; i < frames; i++ {
+			fb := raw[i*st.block : (i+1)*st.block]
+			if channel >= 0 {
+				out[done+i] = st.sample(fb[channel*bps:])
+				continue
+			}
+			var sum float32
+			for c := 0; c < st.channels; c++ {
+				sum += st.sample(fb[c*bps:])
+			}
+			out[done+i] = sum / float32(st.channels)
+		}
+		done += frames
+		st.pos += int64(frames * st.block)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return done, &errWAVShort{name: st.name, at: st.dataOff + st.pos + int64(n%st.block), declared: st.dataLen, from: st.dataOff}
+		} else if err != nil {
+			return done, fmt.Errorf("wav %q: byte %d: %w", st.name, st.dataOff+st.pos, err)
+		}
 	}
-	return frames, err
+	if rest := st.dataLen - st.pos; rest < int64(st.block) {
+		if rest > 0 {
+			// The data chunk's size is not a whole number of frames.
+			return done, &errWAVShort{name: st.name, at: st.dataOff + st.pos, partial: int(rest)}
+		}
+		return done, io.EOF
+	}
+	return done, nil
 }
 
 func (st *wavStream) sample(b []byte) float32 {
@@ -247,17 +369,16 @@ func (s *wavSource) Run(ctx context.Context, out engine.Output) error {
 	defer st.closer.Close()
 	start := time.Now()
 	var done int64
-	raw := make([]byte, s.cfg.Frame*st.channels*st.bits/8)
+	total := st.held() / int64(st.block) // frames the file really holds
 	for {
 		b := &rows.Batch{}
-		var eof bool
-		for len(b.Rows) < s.cfg.BatchSize && !eof {
-			samples := make([]float32, s.cfg.Frame)
-			n, err := st.read(raw, samples, s.cfg.Channel)
-			if err == io.EOF {
-				eof = true
-			} else if err != nil {
-				return fmt.Errorf("wav %q: frame %d: %w", st.name, done, err)
+		var end error
+		for len(b.Rows) < s.cfg.BatchSize && end == nil {
+			// A row never asks for more samples than the file holds.
+			samples := make([]float32, max(1, min(int64(s.cfg.Frame), total-done)))
+			n, err := st.read(samples, s.cfg.Channel)
+			if err != nil {
+				end = err
 			}
 			if n == 0 {
 				break
@@ -277,14 +398,30 @@ func (s *wavSource) Run(ctx context.Context, out engine.Output) error {
 			if err := out.Emit("out", b); err != nil {
 				return nil
 			}
-			if st.total > 0 {
-				out.Gauge("progress", float64(done)/float64(st.total))
+			if total > 0 {
+				out.Gauge("progress", float64(done)/float64(total))
 			}
 			if el := time.Since(start).Seconds(); el > 0 {
 				out.Gauge("rtf", float64(done)/float64(st.rate)/el)
 			}
 		}
-		if eof || ctx.Err() != nil {
+		var short *errWAVShort
+		switch {
+		case errors.As(end, &short):
+			// The rows read are kept; the broken end goes to errors, located (a source's error
+			// would restart it and read the file again).
+			out.Reject(rows.Row{
+				{Name: "path", Value: rows.String(s.cfg.Path)},
+				{Name: "byte", Value: rows.Int(short.at)},
+				{Name: "frames", Value: rows.Int(done)},
+			}, short)
+			return nil
+		case end == io.EOF:
+			return nil
+		case end != nil:
+			return fmt.Errorf("frame %d: %w", done, end)
+		}
+		if ctx.Err() != nil {
 			return nil
 		}
 	}

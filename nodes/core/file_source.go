@@ -38,7 +38,11 @@ A relative ` + "`path`" + ` resolves against the directory of the graph file bei
 ` + "`atoll run`" + ` pass it), or the working directory when there is none.
 
 A malformed line goes to ` + "`errors`" + ` as a row ` + "`{\"line\": 7, \"raw\": \"...\", \"_error\": \"file x.jsonl line 7: ...\", \"_node\": \"...\"}`" + `;
-the run goes on.
+the run goes on. A line longer than ` + "`max_line_bytes`" + ` (1 MiB by default) goes to ` + "`errors`" + ` the same way,
+with its line number and its first 4 KiB, without being held in memory. A CSV record whose quoted
+field is never closed — still open after ` + "`max_line_bytes`" + ` or at the end of the file — sends its first
+line (where the quote opened) to ` + "`errors`" + `, and the lines after it are read again as records, so the
+source picks up at the next line that parses instead of swallowing the rest of the file.
 
 With ` + "`follow`" + ` the source behaves like ` + "`tail -f`" + `: after the end of the file it polls every
 ` + "`poll_ms`" + ` for appended lines until the run is stopped, waits for a file that does not exist yet,
@@ -51,7 +55,7 @@ it is kept in the state directory, and a restarted runner (or a live update) con
 	Headless: true,
 	Outputs:  []engine.Port{{Name: "out", Type: "rows"}},
 	Fields: []engine.Field{
-		{Name: "path", Type: "string", Doc: "file to read (relative: to the graph file's directory)", Required: true,
+		{Name: "path", Type: "string", Doc: "file to read (relative: to the graph file's directory)", Required: true, Path: true,
 			Schema: map[string]any{"type": "string", "minLength": 1}},
 		{Name: "format", Type: "string", Doc: "auto (by extension), jsonl or csv", Default: "auto", Enum: []any{"auto", "jsonl", "csv"}},
 		{Name: "follow", Type: "boolean", Doc: "keep reading appended lines until stopped (tail -f)", Default: false},
@@ -61,6 +65,8 @@ it is kept in the state directory, and a restarted runner (or a live update) con
 		{Name: "delimiter", Type: "string", Doc: "csv field separator (one character)", Default: ",",
 			Schema: map[string]any{"type": "string", "minLength": 1, "maxLength": 1}},
 		{Name: "poll_ms", Type: "integer", Doc: "follow: how often to look for new data, in milliseconds", Default: 250, Min: engine.Num(10)},
+		{Name: "max_line_bytes", Type: "integer", Doc: "longest line (and CSV record) kept; longer ones go to errors", Default: defaultMaxLineBytes,
+			Min: engine.Num(16), Max: engine.Num(1 << 30)},
 	},
 	Examples: []engine.Example{
 		{Name: "json lines", Config: json.RawMessage(`{"path":"data/events.jsonl"}`)},
@@ -89,11 +95,17 @@ type fileSourceConfig struct {
 	Columns   map[string]string `json:"columns"`
 	Delimiter string            `json:"delimiter"`
 	PollMS    int               `json:"poll_ms"`
+	// MaxLineBytes bounds the bytes held for one line or one CSV record.
+	MaxLineBytes int `json:"max_line_bytes"`
 }
+
+// defaultMaxLineBytes is the default max_line_bytes: far above any row a person writes by
+// hand, far below what would hurt an edge device.
+const defaultMaxLineBytes = 1 << 20
 
 // fileSourceDefaults returns fresh defaults (the map must not be shared between decodes).
 func fileSourceDefaults() fileSourceConfig {
-	return fileSourceConfig{Format: "auto", BatchSize: 256, Columns: map[string]string{}, Delimiter: ",", PollMS: 250}
+	return fileSourceConfig{Format: "auto", BatchSize: 256, Columns: map[string]string{}, Delimiter: ",", PollMS: 250, MaxLineBytes: defaultMaxLineBytes}
 }
 
 func init() { nodes.Register(fileSourceSpec) }
@@ -163,6 +175,9 @@ func (s *fileSource) Validate() error {
 	if s.cfg.PollMS < 1 {
 		s.cfg.PollMS = 250
 	}
+	if s.cfg.MaxLineBytes < 16 || s.cfg.MaxLineBytes > 1<<30 {
+		return fmt.Errorf("config: max_line_bytes %d is not between 16 and %d", s.cfg.MaxLineBytes, 1<<30)
+	}
 	return nil
 }
 
@@ -194,15 +209,30 @@ type fileReader struct {
 	br      *bufio.Reader
 	off     int64  // offset just past the last complete line
 	partial []byte // bytes of a line not yet ended by a newline
+	long    int64  // > 0: bytes of a line over max_line_bytes so far (partial keeps its start)
 	line    int    // physical lines consumed
 
 	header    []string
 	types     []string
-	rec       []byte // csv record spanning lines (an open quoted field)
-	recLine   int    // line where rec starts
-	recOff    int64  // offset where rec starts
+	rec       []byte     // csv record spanning lines (an open quoted field)
+	recLines  []lineSpan // the lines of rec
+	replay    []heldLine // lines of a broken record, to be read again
 	batch     []rows.Row
 	waitedLog bool
+}
+
+// lineSpan is one physical line of an open CSV record.
+type lineSpan struct {
+	no    int   // line number
+	off   int64 // byte offset of the line in the file
+	start int   // index of the line in rec
+}
+
+// heldLine is a line kept to be read again after a broken record.
+type heldLine struct {
+	text []byte
+	no   int
+	off  int64
 }
 
 func (r *fileReader) run(ctx context.Context) error {
@@ -221,18 +251,23 @@ func (r *fileReader) run(ctx context.Context) error {
 	for {
 		chunk, err := r.br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
-			r.partial = append(r.partial, chunk...)
+			r.hold(chunk)
 			continue
 		}
 		if err == nil {
-			line := chunk
-			if len(r.partial) > 0 {
-				line = append(r.partial, chunk...)
+			if r.long > 0 || len(r.partial)+len(chunk)-1 > r.src.cfg.MaxLineBytes {
+				r.hold(chunk)
+				r.longLine(true)
+			} else {
+				line := chunk
+				if len(r.partial) > 0 {
+					line = append(r.partial, chunk...)
+				}
+				n := int64(len(line))
+				r.handleLine(line[:len(line)-1])
+				r.off += n
+				r.partial = r.partial[:0]
 			}
-			n := int64(len(line))
-			r.handleLine(line[:len(line)-1])
-			r.off += n
-			r.partial = r.partial[:0]
 			if len(r.batch) >= r.src.cfg.BatchSize {
 				if !r.flush() {
 					return nil
@@ -247,16 +282,19 @@ func (r *fileReader) run(ctx context.Context) error {
 			r.flush()
 			return fmt.Errorf("file %s: read at byte %d: %w", r.src.cfg.Path, r.off, err)
 		}
-		r.partial = append(r.partial, chunk...)
+		r.hold(chunk)
 		if !r.src.cfg.Follow {
-			if len(r.partial) > 0 {
+			switch {
+			case r.long > 0:
+				r.longLine(false)
+			case len(r.partial) > 0:
 				r.handleLine(r.partial)
 				r.off += int64(len(r.partial))
 				r.partial = r.partial[:0]
 			}
-			if len(r.rec) > 0 {
-				r.reject(r.recLine, string(r.rec), errors.New("unterminated quoted field at the end of the file"))
-				r.rec = r.rec[:0]
+			for len(r.recLines) > 0 {
+				r.breakRecord(nil, errors.New("unterminated quoted field at the end of the file"))
+				r.drainReplay()
 			}
 			r.flush()
 			r.out.Gauge("progress", 1)
@@ -375,7 +413,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // check compares the open file with what the path names now.
 func (r *fileReader) check() string {
-	if cur, err := r.f.Stat(); err == nil && cur.Size() < r.off+int64(len(r.partial)) {
+	if cur, err := r.f.Stat(); err == nil && cur.Size() < r.off+max(int64(len(r.partial)), r.long) {
 		return "truncated"
 	}
 	now, err := os.Stat(r.src.path)
@@ -390,8 +428,8 @@ func (r *fileReader) check() string {
 
 // reset forgets the position: the next bytes read are the start of a file.
 func (r *fileReader) reset() {
-	r.off, r.line = 0, 0
-	r.partial, r.rec = r.partial[:0], r.rec[:0]
+	r.off, r.line, r.long = 0, 0, 0
+	r.partial, r.rec, r.recLines, r.replay = r.partial[:0], r.rec[:0], r.recLines[:0], nil
 	r.header, r.types = nil, nil
 }
 
@@ -406,11 +444,52 @@ func (r *fileReader) flush() bool {
 	b := &rows.Batch{Rows: r.batch}
 	r.batch = make([]rows.Row, 0, r.src.cfg.BatchSize)
 	end := r.off
-	if len(r.rec) > 0 { // resuming from the acked offset must not start inside a record
-		end = r.recOff
+	if len(r.recLines) > 0 { // resuming from the acked offset must not start inside a record
+		end = r.recLines[0].off
 	}
 	seq := r.src.acks.add(end)
 	return r.out.EmitAcked("out", b, func() { r.src.acks.ack(seq) }) == nil
+}
+
+// hold keeps the bytes of a line that has not ended yet. Past max_line_bytes it keeps only the
+// first maxRaw bytes (for the error row) and counts the rest.
+func (r *fileReader) hold(chunk []byte) {
+	if r.long > 0 {
+		r.long += int64(len(chunk))
+		return
+	}
+	if len(r.partial)+len(chunk) <= r.src.cfg.MaxLineBytes {
+		r.partial = append(r.partial, chunk...)
+		return
+	}
+	r.long = int64(len(r.partial) + len(chunk))
+	if len(r.partial) < maxRaw {
+		r.partial = append(r.partial, chunk[:min(len(chunk), maxRaw-len(r.partial))]...)
+	}
+	r.partial = r.partial[:min(len(r.partial), maxRaw)]
+	if cap(r.partial) > 4*maxRaw { // let go of a large buffer
+		r.partial = append([]byte(nil), r.partial...)
+	}
+}
+
+// longLine ends a line over max_line_bytes (held by hold): it goes to errors with its number.
+// ended says whether it ended with a newline (rather than at the end of the file).
+func (r *fileReader) longLine(ended bool) {
+	r.line++
+	// An open quoted field cannot go on through a line that is not kept.
+	for len(r.recLines) > 0 {
+		r.breakRecord(nil, fmt.Errorf("quoted field still open at line %d, which is longer than max_line_bytes", r.line))
+		r.drainReplay()
+	}
+	size := r.long
+	if ended {
+		size--
+	}
+	raw := bytes.TrimSuffix(r.partial, []byte("\n"))
+	r.reject(r.line, string(raw), fmt.Errorf("line of %d bytes is longer than max_line_bytes (%d)", size, r.src.cfg.MaxLineBytes))
+	r.off += r.long
+	r.long = 0
+	r.partial = r.partial[:0]
 }
 
 func (r *fileReader) handleLine(line []byte) {
@@ -433,38 +512,60 @@ func (r *fileReader) handleLine(line []byte) {
 		r.batch = append(r.batch, row)
 		return
 	}
-	if len(r.rec) > 0 {
+	r.csvLine(line, r.line, r.off)
+	r.drainReplay()
+}
+
+// drainReplay reads again the lines of broken records.
+func (r *fileReader) drainReplay() {
+	for len(r.replay) > 0 {
+		l := r.replay[0]
+		r.replay = r.replay[1:]
+		r.csvLine(l.text, l.no, l.off)
+	}
+}
+
+// csvLine adds one physical line to the CSV record being read and handles the record once it is
+// complete.
+func (r *fileReader) csvLine(line []byte, no int, off int64) {
+	if len(r.recLines) > 0 {
+		if len(r.rec)+1+len(line) > r.src.cfg.MaxLineBytes {
+			r.breakRecord(&heldLine{text: bytes.Clone(line), no: no, off: off},
+				fmt.Errorf("quoted field still open after max_line_bytes (%d)", r.src.cfg.MaxLineBytes))
+			return
+		}
+		r.recLines = append(r.recLines, lineSpan{no: no, off: off, start: len(r.rec) + 1})
 		r.rec = append(append(r.rec, '\n'), line...)
 	} else {
 		if len(line) == 0 {
 			return
 		}
 		r.rec = append(r.rec[:0], line...)
-		r.recLine, r.recOff = r.line, r.off
+		r.recLines = append(r.recLines[:0], lineSpan{no: no, off: off})
 	}
 	fields, err := splitCSV(string(r.rec), r.src.cfg.Delimiter[0])
 	if err == errUnterminated {
 		return // the quoted field goes on on the next line
 	}
-	rec := string(r.rec)
-	r.rec = r.rec[:0]
+	rec, recLine := string(r.rec), r.recLines[0].no
+	r.rec, r.recLines = r.rec[:0], r.recLines[:0]
 	if err != nil {
-		r.reject(r.recLine, rec, err)
+		r.reject(recLine, rec, err)
 		return
 	}
 	if r.header == nil {
-		r.setHeader(fields, rec)
+		r.setHeader(fields, rec, recLine)
 		return
 	}
 	if len(fields) != len(r.header) {
-		r.reject(r.recLine, rec, fmt.Errorf("%d fields, the header has %d", len(fields), len(r.header)))
+		r.reject(recLine, rec, fmt.Errorf("%d fields, the header has %d", len(fields), len(r.header)))
 		return
 	}
 	row := make(rows.Row, len(fields), len(fields)+2)
 	for i, s := range fields {
 		v, err := csvValue(r.header[i], s, r.types[i])
 		if err != nil {
-			r.reject(r.recLine, rec, err)
+			r.reject(recLine, rec, err)
 			return
 		}
 		row[i] = rows.Field{Name: r.header[i], Value: v}
@@ -472,7 +573,35 @@ func (r *fileReader) handleLine(line []byte) {
 	r.batch = append(r.batch, row)
 }
 
-func (r *fileReader) setHeader(fields []string, rec string) {
+// breakRecord gives up on the open CSV record: its first line, where the quote opened, goes to
+// errors, and the lines after it (then next, if not nil) are queued to be read again as new
+// records. Each call sends one line to errors, so reading again always ends.
+func (r *fileReader) breakRecord(next *heldLine, reason error) {
+	first := r.recLines[0]
+	end := len(r.rec)
+	if len(r.recLines) > 1 {
+		end = r.recLines[1].start - 1
+	}
+	r.reject(first.no, string(r.rec[:end]), reason)
+	var again []heldLine
+	for i, l := range r.recLines[1:] {
+		stop := len(r.rec)
+		if i+2 < len(r.recLines) {
+			stop = r.recLines[i+2].start - 1
+		}
+		again = append(again, heldLine{text: bytes.Clone(r.rec[l.start:stop]), no: l.no, off: l.off})
+	}
+	if next != nil {
+		again = append(again, *next)
+	}
+	r.rec, r.recLines = r.rec[:0], r.recLines[:0]
+	r.replay = append(again, r.replay...)
+	if len(r.rec) == 0 && cap(r.rec) > 4*maxRaw {
+		r.rec = nil // let go of a large record buffer
+	}
+}
+
+func (r *fileReader) setHeader(fields []string, rec string, recLine int) {
 	seen := map[string]bool{}
 	header := make([]string, len(fields))
 	for i, name := range fields {
@@ -494,7 +623,7 @@ func (r *fileReader) setHeader(fields []string, rec string) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		r.out.Log("warn", fmt.Sprintf("file %s line %d: columns %s are not in the header %q", r.src.cfg.Path, r.recLine, strings.Join(unknown, ", "), rec))
+		r.out.Log("warn", fmt.Sprintf("file %s line %d: columns %s are not in the header %q", r.src.cfg.Path, recLine, strings.Join(unknown, ", "), rec))
 	}
 	r.header = header
 	r.types = make([]string, len(header))
