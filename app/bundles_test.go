@@ -40,7 +40,7 @@ func (s *testStudio) upload(t *testing.T, name string, content []byte) storage.A
 	fw, _ := mw.CreateFormFile("file", name)
 	fw.Write(content)
 	mw.Close()
-	resp, err := http.Post(s.srv.URL+"/api/assets", mw.FormDataContentType(), &buf)
+	resp, err := s.post(t, "/api/assets", mw.FormDataContentType(), &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,11 +52,22 @@ func (s *testStudio) upload(t *testing.T, name string, content []byte) storage.A
 	return info
 }
 
+// post sends a POST with the studio's token.
+func (s *testStudio) post(t *testing.T, path, contentType string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(t.Context(), "POST", s.srv.URL+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	return http.DefaultClient.Do(req)
+}
+
 // download posts an export request to /api/bundles and returns the body and the response.
 func (s *testStudio) download(t *testing.T, req ExportRequest) ([]byte, *http.Response) {
 	t.Helper()
 	js, _ := json.Marshal(req)
-	resp, err := http.Post(s.srv.URL+"/api/bundles", "application/json", bytes.NewReader(js))
+	resp, err := s.post(t, "/api/bundles", "application/json", bytes.NewReader(js))
 	if err != nil {
 		t.Fatal(err)
 	}

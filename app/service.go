@@ -43,6 +43,9 @@ type Options struct {
 	RunnerDir string
 	// Version is the studio's version, written into exported bundles ("dev" when empty).
 	Version string
+	// Workspace is the directory the studio's graphs may read and write in, with the
+	// directories the user adds in the settings (see paths.go); empty means BaseDir.
+	Workspace string
 }
 
 // Service is the studio: catalog, graphs and their history, validation, runs with live metrics,

@@ -58,7 +58,15 @@ func (e *InvalidGraphError) Error() string {
 type ValidateOptions struct {
 	// Headless refuses node types that only work inside the studio.
 	Headless bool
+	// Paths, when set, is asked about every value of every path field (Field.Path) of a
+	// config that matches its schema; an error becomes a problem on that field. Nil accepts
+	// every path (`atoll run` and the runner, on the user's own graph).
+	Paths PathPolicy
 }
+
+// PathPolicy decides whether a node may use a host path named in its config (value as
+// written: relative values are the policy's to resolve). The error says why not.
+type PathPolicy func(value string) error
 
 // PortsCompatible reports whether an output of type out may feed an input of type in.
 func PortsCompatible(out, in string) bool {
@@ -190,7 +198,11 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 		if opts.Headless && !s.Headless {
 			add(Problem{Node: n.ID, Message: fmt.Sprintf("node type %q runs only in the studio, not headless", n.Type)})
 		}
-		probs = append(probs, s.ValidateConfig(n.ID, n.Config)...)
+		cprobs := s.ValidateConfig(n.ID, n.Config)
+		probs = append(probs, cprobs...)
+		if opts.Paths != nil && len(cprobs) == 0 {
+			probs = append(probs, s.checkPaths(n.ID, n.Config, opts.Paths)...)
+		}
 		if sv := n.Supervision; sv != nil {
 			switch sv.Policy {
 			case "", "restart", "skip", "stop":
@@ -266,6 +278,52 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 		add(Problem{Node: cyc[0], Message: "cycle: " + strings.Join(append(cyc, cyc[0]), " -> ")})
 	}
 	return probs
+}
+
+// checkPaths asks policy about every value of the spec's path fields in config (which matches
+// the schema): one problem per refused value, addressed to the field ("/models/birds" for an
+// object's entry, "/dirs/0" for an array's).
+func (s *Spec) checkPaths(nodeID string, config json.RawMessage, policy PathPolicy) []Problem {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(config, &fields); err != nil || fields == nil {
+		return nil
+	}
+	var out []Problem
+	check := func(ptr, value string) {
+		if value == "" {
+			return
+		}
+		if err := policy(value); err != nil {
+			out = append(out, Problem{Node: nodeID, Field: ptr, Message: err.Error()})
+		}
+	}
+	for _, f := range s.Fields {
+		raw, ok := fields[f.Name]
+		if !f.Path || !ok {
+			continue
+		}
+		var one string
+		var byName map[string]string
+		var list []string
+		switch {
+		case json.Unmarshal(raw, &one) == nil:
+			check("/"+f.Name, one)
+		case json.Unmarshal(raw, &byName) == nil:
+			keys := make([]string, 0, len(byName))
+			for k := range byName {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				check("/"+f.Name+"/"+k, byName[k])
+			}
+		case json.Unmarshal(raw, &list) == nil:
+			for i, v := range list {
+				check(fmt.Sprintf("/%s/%d", f.Name, i), v)
+			}
+		}
+	}
+	return out
 }
 
 func portNames(ps []Port) string {

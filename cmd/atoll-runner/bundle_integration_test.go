@@ -346,23 +346,32 @@ type runnerProc struct {
 	cmd    *exec.Cmd
 	stdout *syncBuffer
 	stderr *syncBuffer
-	done   chan error
-	addr   string
+	exited chan struct{} // closed when the process has exited; err is then set
+	err    error
+}
+
+// wait waits for the process to exit and returns its error.
+func (p *runnerProc) wait() error {
+	<-p.exited
+	return p.err
 }
 
 func startRunner(t *testing.T, dir, bin string, args ...string) *runnerProc {
 	t.Helper()
-	p := &runnerProc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &runnerProc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
-		<-p.done
+		<-p.exited
 	})
 	return p
 }
@@ -451,7 +460,7 @@ func TestIntegrationBundleKill9(t *testing.T) {
 	_, runner, _ := buildBinaries(t)
 	mod := wasmexamples.Path(t, "go-enrich")
 	work := t.TempDir()
-	const n = 200000
+	const n = 80000
 	var in bytes.Buffer
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&in, `{"seq":%d,"kind":"a","pad":"%s"}`+"\n", i, strings.Repeat("x", 40))
@@ -473,7 +482,7 @@ func TestIntegrationBundleKill9(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-p.done
+	p.wait()
 	first := lineCount(out)
 	if first >= n {
 		t.Fatalf("the runner finished (%d rows) before it was killed: make the input larger", first)
@@ -485,8 +494,8 @@ func TestIntegrationBundleKill9(t *testing.T) {
 	}
 	p2 := startRunner(t, work, runner, args...)
 	select {
-	case err := <-p2.done:
-		if err != nil {
+	case <-p2.exited:
+		if err := p2.err; err != nil {
 			t.Fatalf("restart: %v\n%s", err, p2.stderr.String())
 		}
 	case <-time.After(180 * time.Second):
@@ -724,7 +733,7 @@ func TestIntegrationBundleLiveUpdate(t *testing.T) {
 	total := written.Load()
 	waitFor(t, "the last rows", 60*time.Second, p, func() bool { return int64(lineCount(out)) >= total })
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-p.done; err != nil {
+	if err := p.wait(); err != nil {
 		t.Fatalf("runner exit: %v\n%s", err, p.stderr.String())
 	}
 	got, rows := seqs(t, out)

@@ -69,6 +69,7 @@ const usage = `usage:
                                           print a verified bundle's manifest, parameters and signer
   atoll-runner help                       every flag of every command
   atoll-runner validate [--json] graph.json
+  atoll-runner test [--json] [--update] [--run REGEX] graph.json|TESTFILE|DIR
   atoll-runner version
 `
 
@@ -90,6 +91,8 @@ func runMain(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) 
 		return cmdInspect(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "test":
+		return cmdTest(args[1:], stdout, stderr, signals)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK

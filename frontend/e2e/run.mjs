@@ -4,7 +4,9 @@
 //   node e2e/run.mjs invalid    scenarios whose name contains "invalid"
 import { join } from 'node:path';
 import { exportScenarios } from './export.mjs';
+import { accessScenarios } from './access.mjs';
 import { ensureArtifacts, launchBrowser, pickTypes, startServer } from './lib.mjs';
+import { flowTestScenarios } from './flowtests.mjs';
 
 const shots = ensureArtifacts();
 const filter = process.argv[2] ?? '';
@@ -298,6 +300,8 @@ const scenarios = {
 // Bundles need the real service (the mock has no exporter) and the real runner to verify them.
 if (process.env.ATOLL_MOCK === '1') console.log('(export scenarios need the real studio: not run against the mock)');
 else Object.assign(scenarios, exportScenarios);
+Object.assign(scenarios, flowTestScenarios({ openStudio, assert, shots, T }));
+Object.assign(scenarios, accessScenarios);
 
 const server = await startServer();
 const { context, close } = await launchBrowser();

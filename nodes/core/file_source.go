@@ -55,7 +55,7 @@ it is kept in the state directory, and a restarted runner (or a live update) con
 	Headless: true,
 	Outputs:  []engine.Port{{Name: "out", Type: "rows"}},
 	Fields: []engine.Field{
-		{Name: "path", Type: "string", Doc: "file to read (relative: to the graph file's directory)", Required: true,
+		{Name: "path", Type: "string", Doc: "file to read (relative: to the graph file's directory)", Required: true, Path: true,
 			Schema: map[string]any{"type": "string", "minLength": 1}},
 		{Name: "format", Type: "string", Doc: "auto (by extension), jsonl or csv", Default: "auto", Enum: []any{"auto", "jsonl", "csv"}},
 		{Name: "follow", Type: "boolean", Doc: "keep reading appended lines until stopped (tail -f)", Default: false},

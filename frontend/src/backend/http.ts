@@ -17,26 +17,38 @@ import {
   type RunHandlers,
   type RunInfo,
   type ServerEvent,
+  type Settings,
   type Unsubscribe,
   type VersionInfo,
 } from './types';
+import type { FlowTest, GraphTest, RecordRequest, TestInfo, TestRun } from './tests';
 
-/** Backend over HTTP and the /api/ws WebSocket of `atoll serve`. */
+/** The WebSocket subprotocol the server answers with; the token rides as a second one. */
+export const WS_PROTOCOL = 'atoll.v1';
+export const TOKEN_PROTOCOL_PREFIX = 'atoll.token.';
+
+/**
+ * Backend over HTTP and the /api/ws WebSocket of `atoll serve`. Every call carries the studio's
+ * token (see token.ts): a bearer header, the WebSocket subprotocol, or `?token=` on asset links.
+ */
 export class HttpBackend implements Backend {
   readonly kind = 'http' as const;
   private base: string;
+  private token: string;
   private router = new EventRouter();
   private ws: WebSocket | null = null;
   private open = false;
   private queue: string[] = [];
   private retry = 0;
 
-  constructor(base = '') {
+  constructor(base = '', token = '') {
     this.base = base.replace(/\/$/, '');
+    this.token = token;
   }
 
   private async req<T>(method: string, path: string, body?: unknown): Promise<T> {
     const init: RequestInit = { method, headers: {} };
+    if (this.token) (init.headers as Record<string, string>)['Authorization'] = `Bearer ${this.token}`;
     if (body instanceof FormData) {
       init.body = body;
     } else if (body !== undefined) {
@@ -68,6 +80,12 @@ export class HttpBackend implements Backend {
   }
 
   catalog = () => this.req<NodeSpec[]>('GET', '/api/catalog');
+  listTests = (id: string) => this.req<GraphTest[]>('GET', `/api/graphs/${enc(id)}/tests`);
+  saveTest = (id: string, test: FlowTest) => this.req<TestInfo>('PUT', `/api/graphs/${enc(id)}/tests`, { test });
+  deleteTest = (id: string, name: string) => this.req<void>('DELETE', `/api/graphs/${enc(id)}/tests/${enc(name)}`);
+  recordTest = (req: RecordRequest) => this.req<FlowTest>('POST', '/api/tests/record', req);
+  runTests = (id: string, document: GraphDoc, names?: string[]) =>
+    this.req<TestRun>('POST', `/api/graphs/${enc(id)}/tests/run`, names ? { document, names } : { document });
   listGraphs = () => this.req<GraphInfo[]>('GET', '/api/graphs');
   createGraph = (name: string, document?: GraphDoc) =>
     this.req<GraphInfo>('POST', '/api/graphs', document ? { name, document } : { name });
@@ -97,6 +115,10 @@ export class HttpBackend implements Backend {
     if (kind) fd.append('kind', kind);
     return this.req<AssetInfo>('POST', '/api/assets', fd);
   };
+  assetURL = (sha256: string) =>
+    `${this.base}/api/assets/${enc(sha256)}${this.token ? `?token=${encodeURIComponent(this.token)}` : ''}`;
+  getSettings = () => this.req<Settings>('GET', '/api/settings');
+  setAllowedDirs = (dirs: string[]) => this.req<Settings>('PUT', '/api/settings', { allowed_dirs: dirs });
 
   exportOptions = () => this.req<ExportOptions>('GET', '/api/bundles/options');
   previewBundle = (req: ExportRequest) => this.req<ExportPlan>('POST', '/api/bundles/preview', req);
@@ -108,9 +130,11 @@ export class HttpBackend implements Backend {
   saveBundle = async (req: ExportRequest): Promise<SavedBundle> => {
     let res: Response;
     try {
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
       res = await fetch(this.base + '/api/bundles', {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers,
         body: JSON.stringify(req),
       });
     } catch (err) {
@@ -158,7 +182,9 @@ export class HttpBackend implements Backend {
     if (this.ws) return;
     const u = new URL(this.base + '/api/ws', window.location.href);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(u.toString());
+    const ws = this.token
+      ? new WebSocket(u.toString(), [WS_PROTOCOL, TOKEN_PROTOCOL_PREFIX + this.token])
+      : new WebSocket(u.toString());
     this.ws = ws;
     ws.onopen = () => {
       this.open = true;

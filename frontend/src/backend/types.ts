@@ -1,5 +1,6 @@
 // Types of the studio API (app/API.md) and the one Backend interface that both transports
 // (HTTP+WebSocket for `atoll serve`, Wails bindings for the desktop window) implement.
+import type { TestsBackend } from './tests';
 
 export type JSONSchema = { [key: string]: unknown };
 
@@ -52,6 +53,9 @@ export type GraphDiff = {
   edges_removed: GraphEdge[];
 };
 
+/** The studio's settings: graphs read and write only in the workspace and the allowed directories. */
+export type Settings = { workspace: string; allowed_dirs: string[] };
+
 export type AssetInfo = { sha256: string; name: string; kind: string; size: number; created_at: string };
 
 export type RunStatus = 'running' | 'stopping' | 'finished' | 'failed' | 'stopped';
@@ -66,6 +70,8 @@ export type NodeMetrics = {
   progress?: number;
   fuel?: number;
   rtf?: number;
+  /** Texts the node reports (a connector's connection state and last error). */
+  status?: Record<string, string>;
 };
 export type RunInfo = {
   id: string;
@@ -179,7 +185,7 @@ export type Unsubscribe = () => void;
  * One method per API call. The Wails bindings are the same names in PascalCase
  * (`catalog` → `Service.Catalog`), taking the same positional arguments.
  */
-export interface Backend {
+export interface Backend extends TestsBackend {
   readonly kind: 'http' | 'wails';
   catalog(): Promise<NodeSpec[]>;
 
@@ -204,6 +210,11 @@ export interface Backend {
 
   listAssets(): Promise<AssetInfo[]>;
   uploadAsset(file: Blob, name: string, kind?: string): Promise<AssetInfo>;
+  /** A URL that downloads the asset (a link cannot send headers: it carries what it needs). */
+  assetURL(sha256: string): string;
+
+  getSettings(): Promise<Settings>;
+  setAllowedDirs(dirs: string[]): Promise<Settings>;
 
   /** Platforms and which runner binaries the studio can bundle. */
   exportOptions(): Promise<ExportOptions>;

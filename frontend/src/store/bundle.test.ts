@@ -156,8 +156,10 @@ describe('bundle calls on both transports', () => {
   it('HTTP: routes of API.md; the bundle is handed to the browser as a named download', async () => {
     const calls: [string, string, unknown][] = [];
     const bytes = new Uint8Array([0x1f, 0x8b, 8, 0]);
+    const auth: string[] = [];
     vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
       calls.push([init.method!, url, init.body ? JSON.parse(String(init.body)) : undefined]);
+      auth.push(new Headers(init.headers).get('Authorization') ?? '');
       if (url === '/api/bundles') {
         return new Response(bytes, {
           status: 200,
@@ -173,7 +175,7 @@ describe('bundle calls on both transports', () => {
     });
     URL.createObjectURL = () => 'blob:x';
     URL.revokeObjectURL = () => {};
-    const b = new HttpBackend('');
+    const b = new HttpBackend('', 'tok');
     await b.exportOptions();
     await b.previewBundle(req);
     const saved = await b.saveBundle(req);
@@ -181,6 +183,7 @@ describe('bundle calls on both transports', () => {
     await b.importKeyPair('atoll-ed25519-private y');
     expect(saved).toEqual({ file_name: 'owl-v2.atoll', size: 4, sha256: 'ab'.repeat(32) });
     expect(clicked).toEqual(['owl-v2.atoll']);
+    expect(auth).toEqual(Array(5).fill('Bearer tok'));
     expect(calls).toEqual([
       ['GET', '/api/bundles/options', undefined],
       ['POST', '/api/bundles/preview', req],

@@ -27,6 +27,7 @@ import {
   type FlowEdge,
   type FlowNode,
 } from './graph';
+import { createTestsSlice, type TestsSlice } from './tests';
 
 type Snapshot = { nodes: FlowNode[]; edges: FlowEdge[] };
 export type Toast = { id: number; kind: 'info' | 'error' | 'ok'; text: string };
@@ -36,7 +37,7 @@ const HISTORY_LIMIT = 200;
 const LOG_LIMIT = 1000;
 const COALESCE_MS = 800;
 
-export type Studio = {
+export type Studio = TestsSlice & {
   backend: Backend | null;
   catalog: NodeSpec[];
   specs: Record<string, NodeSpec>;
@@ -177,6 +178,7 @@ const initial = {
 
 export const useStudio = create<Studio>()((set, get) => ({
   ...initial,
+  ...createTestsSlice(set, get), // store/tests.ts
 
   async init(backend) {
     set({ backend });
