@@ -97,7 +97,7 @@ func TestIntegrationCLI(t *testing.T) {
 	}
 
 	// serve on a free port: the line the e2e tests parse, the API, a clean stop on SIGTERM.
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "serve.db"))
 	stdout, _ := cmd.StdoutPipe()
