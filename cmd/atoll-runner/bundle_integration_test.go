@@ -189,7 +189,8 @@ func TestIntegrationBundleExamples(t *testing.T) {
 			}
 			var api bytes.Buffer
 			if _, err := bundle.Write(&api, bundle.Options{GraphJSON: g.Data, BaseDir: filepath.Dir(graphFile), Key: key,
-				Platforms: []string{"linux/arm64"}, AtollVersion: "dev", Created: time.Unix(1767225600, 0), Catalog: nodes.New()}); err != nil {
+				Platforms: []string{"linux/arm64"}, AtollVersion: "dev", Created: time.Unix(1767225600, 0), Catalog: nodes.New(),
+				Files: bundle.TestFilesBeside(graphFile)}); err != nil {
 				t.Fatal(err)
 			}
 			cli, _ := os.ReadFile(bfile)
@@ -197,6 +198,13 @@ func TestIntegrationBundleExamples(t *testing.T) {
 				t.Errorf("atoll export and bundle.Write differ (%d and %d bytes)", len(cli), api.Len())
 			}
 
+			if c.qemu {
+				// The flow tests beside the graph travel in the bundle and pass there.
+				tr := mustOK(t, "atoll-runner test", runProc(t, t.TempDir(), nil, runner, "test", "--trust", trust, "--run", "edges", bfile))
+				if !strings.Contains(tr.stdout, "1 tests, 1 passed") {
+					t.Fatalf("atoll-runner test: %s", tr.stdout)
+				}
+			}
 			runs := []struct {
 				name string
 				bin  []string

@@ -533,6 +533,17 @@ func (s *supervisor) update(c candidate) *deployment {
 		os.RemoveAll(b.Dir)
 		return refuse(fmt.Errorf("build: %w", err))
 	}
+	// The flow tests the bundle carries must pass before it replaces the running one.
+	if rs, err := runBundleTests(context.Background(), b, next.doc, s.wasm, nil); err != nil || failedTests(rs) != "" {
+		next.run.Cancel()
+		os.RemoveAll(b.Dir)
+		if err == nil {
+			err = errors.New(failedTests(rs))
+		}
+		return refuse(fmt.Errorf("tests: %w", err))
+	} else if len(rs) > 0 {
+		s.logger.Info("update: tests passed", "tests", len(rs), "file", c.Path)
+	}
 	// Switch: stop the sources, drain and acknowledge what is in flight, save the positions,
 	// start the new run from them.
 	t0 := time.Now()
