@@ -106,3 +106,20 @@ func sortedKeys(m map[string]any) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// StoredTestsPath is the entry holding the tests the studio saved with a graph.
+const StoredTestsPath = TestsDir + "studio.test.json"
+
+// StoredTests wraps tests saved one by one (each a JSON test object, as the studio stores them)
+// into one flow test file entry; relative paths in them resolve against Options.BaseDir.
+// It returns nil when there are none.
+func StoredTests(tests []json.RawMessage) []File {
+	if len(tests) == 0 {
+		return nil
+	}
+	data, err := json.MarshalIndent(map[string]any{"version": 1, "tests": tests}, "", "  ")
+	if err != nil {
+		return nil
+	}
+	return []File{{Path: StoredTestsPath, Data: append(data, '\n'), Kind: KindTest}}
+}
