@@ -146,6 +146,7 @@ type supervisor struct {
 
 	mu      sync.Mutex
 	cur     *deployment
+	swapCP  map[string]json.RawMessage    // the positions at the last swap, for a rollback
 	base    map[string]engine.NodeMetrics // counters of runs swapped away
 	last    *updateStatus
 	state   string
@@ -554,7 +555,9 @@ func (s *supervisor) update(c candidate) *deployment {
 	if err := s.cps.flush(); err != nil {
 		s.logger.Error(err.Error())
 	}
+	snap := s.cps.snapshot()
 	s.mu.Lock()
+	s.swapCP = snap
 	s.addBase(cur.run)
 	s.cur = next
 	s.state = "running"
@@ -573,6 +576,14 @@ func (s *supervisor) update(c candidate) *deployment {
 func (s *supervisor) rollback(failed, prev *deployment, cause error) {
 	s.logger.Error("update failed after the swap: rolling back", "error", cause.Error(),
 		"failed_version", failed.b.Manifest.GraphVersion, "back_to", prev.b.Manifest.GraphVersion)
+	// Back to the positions of the swap: what the failed run consumed (and may have sent to
+	// errors) is read again by the restored one, so no row is lost to the failed version.
+	s.mu.Lock()
+	snap := s.swapCP
+	s.mu.Unlock()
+	if snap != nil {
+		s.cps.restore(snap)
+	}
 	if err := s.cps.flush(); err != nil {
 		s.logger.Error(err.Error())
 	}
