@@ -189,7 +189,8 @@ func TestIntegrationBundleExamples(t *testing.T) {
 			}
 			var api bytes.Buffer
 			if _, err := bundle.Write(&api, bundle.Options{GraphJSON: g.Data, BaseDir: filepath.Dir(graphFile), Key: key,
-				Platforms: []string{"linux/arm64"}, AtollVersion: "dev", Created: time.Unix(1767225600, 0), Catalog: nodes.New()}); err != nil {
+				Platforms: []string{"linux/arm64"}, AtollVersion: "dev", Created: time.Unix(1767225600, 0), Catalog: nodes.New(),
+				Files: bundle.TestFilesBeside(graphFile)}); err != nil {
 				t.Fatal(err)
 			}
 			cli, _ := os.ReadFile(bfile)
@@ -197,6 +198,13 @@ func TestIntegrationBundleExamples(t *testing.T) {
 				t.Errorf("atoll export and bundle.Write differ (%d and %d bytes)", len(cli), api.Len())
 			}
 
+			if c.qemu {
+				// The flow tests beside the graph travel in the bundle and pass there.
+				tr := mustOK(t, "atoll-runner test", runProc(t, t.TempDir(), nil, runner, "test", "--trust", trust, "--run", "edges", bfile))
+				if !strings.Contains(tr.stdout, "1 tests, 1 passed") {
+					t.Fatalf("atoll-runner test: %s", tr.stdout)
+				}
+			}
 			runs := []struct {
 				name string
 				bin  []string
@@ -527,7 +535,11 @@ const liveGraph = `{"version":VERSION,"id":"live","name":"live update",
 // the bundle's version is the stored graph version.
 func liveBundle(t *testing.T, version int, module, config string, key ed25519.PrivateKey) []byte {
 	t.Helper()
-	g := strings.NewReplacer("VERSION", "1", "MODULE", module, "CONFIG", config).Replace(liveGraph)
+	return liveBundleGraph(t, version, strings.NewReplacer("VERSION", "1", "MODULE", module, "CONFIG", config).Replace(liveGraph), key)
+}
+
+func liveBundleGraph(t *testing.T, version int, g string, key ed25519.PrivateKey) []byte {
+	t.Helper()
 	var b bytes.Buffer
 	if _, err := bundle.Write(&b, bundle.Options{GraphJSON: []byte(g), GraphVersion: version, Key: key, Catalog: nodes.New(),
 		Created: time.Unix(int64(1767225600+version), 0)}); err != nil {
@@ -605,7 +617,7 @@ func lastUpdate(h map[string]any) (result, reason string) {
 // through function v1 into a file sink; v2 (another output field) arrives in the watched
 // directory, v3 (another field again) from a loopback HTTP server polled with If-None-Match; then
 // a v4 whose module traps at start (from the server) and a v4 signed by an untrusted key (in the
-// directory) are refused and v3 keeps running. The output has no sequence number missing, the
+// directory) are refused and v3 keeps running; a v5 that fails after it started is rolled back. The output has no sequence number missing, the
 // versions follow each other, and /metrics counters never go back.
 func TestIntegrationBundleLiveUpdate(t *testing.T) {
 	_, runner, _ := buildBinaries(t)
@@ -621,6 +633,10 @@ func TestIntegrationBundleLiveUpdate(t *testing.T) {
 	v3 := liveBundle(t, 3, mod, cfg("v3"), testKey(1))
 	v4trap := liveBundle(t, 4, trap, cfg("v4"), testKey(1))
 	v4bad := liveBundle(t, 4, mod, cfg("v4"), testKey(2))
+	// v5 starts, then fails its first batch (a guest that traps in process, policy stop): rolled
+	// back to v3 within the probation, from the positions of the swap.
+	v5 := liveBundleGraph(t, 5, strings.NewReplacer("VERSION", "1", "MODULE", wasmexamples.Path(t, "bad-trap"), "CONFIG", "{}",
+		`"id":"fn",`, `"id":"fn","supervision":{"policy":"stop"},`).Replace(liveGraph), testKey(1))
 	b1 := filepath.Join(keyDir, "v1.atoll")
 	writeFile(t, b1, v1)
 
@@ -727,6 +743,14 @@ func TestIntegrationBundleLiveUpdate(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "update refused") {
 		t.Errorf("the refusals are not in the log")
 	}
+	served.Store(&v5)
+	waitFor(t, "v5 rolled back", 60*time.Second, p, func() bool {
+		r, _ := lastUpdate(healthz(t, addr))
+		return r == "rolled back"
+	})
+	waitFor(t, "v3 running again", 30*time.Second, p, func() bool { return version() == 3 })
+	n5 := lineCount(out)
+	waitFor(t, "v3 rows after the rollback", 30*time.Second, p, func() bool { return lineCount(out) > n5+200 })
 
 	stopGen()
 	<-genDone
