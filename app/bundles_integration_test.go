@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoll-studio/atoll/bundle"
 	"github.com/atoll-studio/atoll/examples"
 	"github.com/atoll-studio/atoll/internal/testdata"
 	"github.com/atoll-studio/atoll/storage"
@@ -102,15 +103,20 @@ func TestIntegrationStudioBundlesRunLikeAtollRun(t *testing.T) {
 	if err := os.WriteFile(trust, []byte(key.PublicKey+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	trusted, err := bundle.LoadTrust(trust)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var list []storage.GraphInfo
 	s.must(t, "GET", "/api/graphs", nil, &list)
 
 	for _, c := range []struct {
 		file, out string // the example graph and the file its sink writes (under out/)
 		minRows   int
+		tests     bool // the example has flow tests, saved with the graph and bundled
 	}{
-		{"generator_moment_to_file.json", "moments.jsonl", 480},
-		{"birds_yamnet.json", "birds_yamnet.jsonl", 1},
+		{"generator_moment_to_file.json", "moments.jsonl", 480, true},
+		{"birds_yamnet.json", "birds_yamnet.jsonl", 1, false},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			doc, err := os.ReadFile(filepath.Join(ex, "graphs", c.file))
@@ -132,6 +138,13 @@ func TestIntegrationStudioBundlesRunLikeAtollRun(t *testing.T) {
 			body, resp := s.download(t, ExportRequest{GraphID: id, Platforms: []string{"linux/" + runtime.GOARCH}, Sign: true})
 			if resp.StatusCode != 200 {
 				t.Fatalf("export %s: %d %s", c.file, resp.StatusCode, body)
+			}
+			b, err := bundle.Verify(bytes.NewReader(body), bundle.VerifyOptions{Trusted: trusted})
+			if err != nil {
+				t.Fatalf("verify the export: %v", err)
+			}
+			if _, ok := b.Manifest.Entry(bundle.StoredTestsPath); ok != c.tests {
+				t.Errorf("bundle has the graph's stored tests: %v, want %v", ok, c.tests)
 			}
 			dir := t.TempDir()
 			file := filepath.Join(dir, "graph.atoll")
