@@ -66,7 +66,8 @@ func jsonlRows(t *testing.T, path string) []any {
 func examplesStudio(t testing.TB) (*testStudio, string) {
 	t.Helper()
 	root := repoRoot(t)
-	for _, m := range []string{"go-moment.wasm", "classifier.wasm"} {
+	// (The moment example's flow tests, bundled with it, run the C and Rust guests too.)
+	for _, m := range []string{"go-moment.wasm", "c-moment.wasm", "rust-moment.wasm", "classifier.wasm"} {
 		if _, err := os.Stat(filepath.Join(root, "examples", "functions", "build", m)); err != nil {
 			t.Fatalf("example module %s is not built (make wasm-examples classifier-wasm): %v", m, err)
 		}

@@ -131,7 +131,7 @@ export const exportScenarios = {
     const { page, errors } = await open(context, url);
     // The moment example: a Wasm module becomes a bundle entry. Give it a parameter too.
     const graphs = await api(page, 'GET', 'api/graphs');
-    const moment = graphs.find((g) => g.name.includes('moment.wasm'));
+    const moment = graphs.find((g) => g.name === 'Generator → moment.wasm → file');
     assert(moment, `no seeded moment example among ${graphs.map((g) => g.name).join(', ')}`);
     const { document: doc } = await api(page, 'GET', `api/graphs/${moment.id}`);
     doc.parameters = [{ name: 'device', type: 'string', default: 'bench', doc: 'device name' }];
