@@ -117,7 +117,7 @@ func TestIntegrationStudioBundlesRunLikeAtollRun(t *testing.T) {
 		tests     bool // the example has flow tests, saved with the graph and bundled
 	}{
 		{"generator_moment_to_file.json", "moments.jsonl", 480, true},
-		{"birds_yamnet.json", "birds_yamnet.jsonl", 1, false},
+		{"birds_yamnet.json", "birds_yamnet.jsonl", 1, true},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			doc, err := os.ReadFile(filepath.Join(ex, "graphs", c.file))
