@@ -148,6 +148,7 @@ type supervisor struct {
 
 	mu      sync.Mutex
 	cur     *deployment
+	swapCP  map[string]json.RawMessage    // the positions at the last swap, for a rollback
 	base    map[string]engine.NodeMetrics // counters of runs swapped away
 	last    *updateStatus
 	state   string
@@ -540,6 +541,17 @@ func (s *supervisor) update(c candidate) *deployment {
 		os.RemoveAll(b.Dir)
 		return refuse(fmt.Errorf("build: %w", err))
 	}
+	// The flow tests the bundle carries must pass before it replaces the running one.
+	if rs, err := runBundleTests(context.Background(), b, next.doc, s.wasm, nil); err != nil || failedTests(rs) != "" {
+		next.run.Cancel()
+		os.RemoveAll(b.Dir)
+		if err == nil {
+			err = errors.New(failedTests(rs))
+		}
+		return refuse(fmt.Errorf("tests: %w", err))
+	} else if len(rs) > 0 {
+		s.logger.Info("update: tests passed", "tests", len(rs), "file", c.Path)
+	}
 	// Switch: stop the sources, drain and acknowledge what is in flight, save the positions,
 	// start the new run from them.
 	t0 := time.Now()
@@ -550,7 +562,9 @@ func (s *supervisor) update(c candidate) *deployment {
 	if err := s.cps.flush(); err != nil {
 		s.logger.Error(err.Error())
 	}
+	snap := s.cps.snapshot()
 	s.mu.Lock()
+	s.swapCP = snap
 	s.addBase(cur.run)
 	s.cur = next
 	s.state = "running"
@@ -569,6 +583,14 @@ func (s *supervisor) update(c candidate) *deployment {
 func (s *supervisor) rollback(failed, prev *deployment, cause error) {
 	s.logger.Error("update failed after the swap: rolling back", "error", cause.Error(),
 		"failed_version", failed.b.Manifest.GraphVersion, "back_to", prev.b.Manifest.GraphVersion)
+	// Back to the positions of the swap: what the failed run consumed (and may have sent to
+	// errors) is read again by the restored one, so no row is lost to the failed version.
+	s.mu.Lock()
+	snap := s.swapCP
+	s.mu.Unlock()
+	if snap != nil {
+		s.cps.restore(snap)
+	}
 	if err := s.cps.flush(); err != nil {
 		s.logger.Error(err.Error())
 	}
