@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/atoll-studio/atoll/storage"
 )
@@ -73,7 +74,8 @@ func exampleDocs(fsys fs.FS) ([]exampleDoc, error) {
 	var out []exampleDoc
 	if fsys != nil {
 		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || path.Ext(p) != ".json" {
+			// *.test.json beside a graph holds its flow tests (atoll test), not a graph.
+			if err != nil || d.IsDir() || path.Ext(p) != ".json" || strings.HasSuffix(p, ".test.json") {
 				return err
 			}
 			b, err := fs.ReadFile(fsys, p)
