@@ -46,7 +46,7 @@ const usage = `usage:
                                  run a graph headless and print its metrics (exit 0 finished or
                                  stopped, 1 failed or not drained, 2 invalid graph)
   atoll validate graph.json      print the graph's problems, one per line (exit 1 when any)
-  atoll `+flowtest.CommandUsage+`
+  atoll ` + flowtest.CommandUsage + `
   atoll version                  print the version
 `
 
