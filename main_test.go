@@ -152,6 +152,9 @@ func TestIntegrationCLI(t *testing.T) {
 			}
 		}
 		json.Unmarshal(got.Document, &doc)
+		if bytes.Contains(got.Document, []byte(`.mqtt"`)) {
+			continue // needs a broker: run against a real one by examples/mqtt_test.go
+		}
 		body, _ := json.Marshal(map[string]any{"graph_id": g.ID, "document": got.Document})
 		resp, err := apiDo("POST", url+"api/runs", bytes.NewReader(body))
 		if err != nil {

@@ -55,7 +55,11 @@ func (s *Service) seed() error {
 			if err != nil {
 				return fmt.Errorf("example %s: %w", d.name, err)
 			}
-			if _, err := s.store.CreateGraph(s.ctx, "", doc); err != nil {
+			g, err := s.store.CreateGraph(s.ctx, "", doc)
+			if err != nil {
+				return fmt.Errorf("example %s: %w", d.name, err)
+			}
+			if err := s.seedTests(s.opts.Examples, d.name, g.ID); err != nil {
 				return fmt.Errorf("example %s: %w", d.name, err)
 			}
 		}
@@ -74,9 +78,8 @@ func exampleDocs(fsys fs.FS) ([]exampleDoc, error) {
 	var out []exampleDoc
 	if fsys != nil {
 		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-			// *.test.json beside a graph holds its flow tests (atoll test), not a graph.
 			if err != nil || d.IsDir() || path.Ext(p) != ".json" || strings.HasSuffix(p, ".test.json") {
-				return err
+				return err // the flow tests of NAME.json; seedTests stores them with the graph
 			}
 			b, err := fs.ReadFile(fsys, p)
 			if err != nil {

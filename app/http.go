@@ -147,6 +147,7 @@ func NewHandler(svc *Service, opts HandlerOptions) http.Handler {
 	mux.HandleFunc("GET /api/assets", h.json(func(r *http.Request) (any, error) { return svc.ListAssets() }))
 	mux.HandleFunc("POST /api/assets", h.json(h.uploadAsset))
 	mux.HandleFunc("GET /api/assets/{sha}", h.getAsset)
+	h.bundleRoutes(mux)
 	mux.HandleFunc("GET /api/settings", h.json(func(r *http.Request) (any, error) { return svc.GetSettings() }))
 	mux.HandleFunc("PUT /api/settings", h.json(func(r *http.Request) (any, error) {
 		var body struct {
@@ -158,6 +159,7 @@ func NewHandler(svc *Service, opts HandlerOptions) http.Handler {
 		return svc.SetAllowedDirs(body.AllowedDirs)
 	}))
 	mux.HandleFunc("GET /api/ws", h.websocket)
+	h.testRoutes(mux) // app/tests.go
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("no API endpoint %s %s: %w", r.Method, r.URL.Path, ErrNotFound))
 	})

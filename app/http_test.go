@@ -35,7 +35,14 @@ const testToken = "test-token-0123456789"
 
 func newStudio(t *testing.T) *testStudio {
 	t.Helper()
-	svc, err := Open(Options{DB: filepath.Join(t.TempDir(), "atoll.db"), Catalog: nodes.New(), DrainTimeout: 2 * time.Second})
+	return newStudioWith(t, Options{})
+}
+
+// newStudioWith is newStudio with options (the database, catalog and drain timeout are set).
+func newStudioWith(t *testing.T, opts Options) *testStudio {
+	t.Helper()
+	opts.DB, opts.Catalog, opts.DrainTimeout = filepath.Join(t.TempDir(), "atoll.db"), nodes.New(), 2*time.Second
+	svc, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

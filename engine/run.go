@@ -116,7 +116,8 @@ type nodeRT struct {
 	restarts atomic.Int32
 	gaugeMu  sync.Mutex
 	gauges   map[string]float64
-	lastLog  atomic.Int64 // unix ns of the last unwired-errors log line
+	status   map[string]string // guarded by gaugeMu
+	lastLog  atomic.Int64      // unix ns of the last unwired-errors log line
 }
 
 // Build validates the graph and constructs every node. Validation problems and construction
@@ -675,10 +676,26 @@ func (e *emitter) flushRejects() {
 
 func (e *emitter) Log(level, m string) { e.rt.log(level, m) }
 
+var _ StatusOutput = (*emitter)(nil)
+
 func (e *emitter) Gauge(name string, v float64) {
 	e.rt.gaugeMu.Lock()
 	e.rt.gauges[name] = v
 	e.rt.gaugeMu.Unlock()
+}
+
+// Status implements StatusOutput.
+func (e *emitter) Status(name, value string) {
+	e.rt.gaugeMu.Lock()
+	defer e.rt.gaugeMu.Unlock()
+	if value == "" {
+		delete(e.rt.status, name)
+		return
+	}
+	if e.rt.status == nil {
+		e.rt.status = map[string]string{}
+	}
+	e.rt.status[name] = value
 }
 
 // NodeMetrics is a snapshot of one node's counters.
@@ -695,6 +712,8 @@ type NodeMetrics struct {
 	Fuel       *float64           `json:"fuel,omitempty"`
 	RTF        *float64           `json:"rtf,omitempty"`
 	Gauges     map[string]float64 `json:"gauges,omitempty"`
+	// Status holds the node's texts set through StatusOutput.
+	Status map[string]string `json:"status,omitempty"`
 }
 
 // Metrics returns a snapshot of every node's metrics. rows_per_s is the rate of rows out (rows
@@ -747,6 +766,12 @@ func (r *Run) Metrics() map[string]NodeMetrics {
 				case "rtf":
 					m.RTF = &v
 				}
+			}
+		}
+		if len(rt.status) > 0 {
+			m.Status = make(map[string]string, len(rt.status))
+			for k, v := range rt.status {
+				m.Status[k] = v
 			}
 		}
 		rt.gaugeMu.Unlock()

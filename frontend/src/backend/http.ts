@@ -3,6 +3,11 @@ import {
   APIError,
   type AssetInfo,
   type Backend,
+  type ExportOptions,
+  type ExportPlan,
+  type ExportRequest,
+  type KeyInfo,
+  type SavedBundle,
   type GraphDiff,
   type GraphDoc,
   type GraphInfo,
@@ -16,6 +21,7 @@ import {
   type Unsubscribe,
   type VersionInfo,
 } from './types';
+import type { FlowTest, GraphTest, RecordRequest, TestInfo, TestRun } from './tests';
 
 /** The WebSocket subprotocol the server answers with; the token rides as a second one. */
 export const WS_PROTOCOL = 'atoll.v1';
@@ -74,6 +80,12 @@ export class HttpBackend implements Backend {
   }
 
   catalog = () => this.req<NodeSpec[]>('GET', '/api/catalog');
+  listTests = (id: string) => this.req<GraphTest[]>('GET', `/api/graphs/${enc(id)}/tests`);
+  saveTest = (id: string, test: FlowTest) => this.req<TestInfo>('PUT', `/api/graphs/${enc(id)}/tests`, { test });
+  deleteTest = (id: string, name: string) => this.req<void>('DELETE', `/api/graphs/${enc(id)}/tests/${enc(name)}`);
+  recordTest = (req: RecordRequest) => this.req<FlowTest>('POST', '/api/tests/record', req);
+  runTests = (id: string, document: GraphDoc, names?: string[]) =>
+    this.req<TestRun>('POST', `/api/graphs/${enc(id)}/tests/run`, names ? { document, names } : { document });
   listGraphs = () => this.req<GraphInfo[]>('GET', '/api/graphs');
   createGraph = (name: string, document?: GraphDoc) =>
     this.req<GraphInfo>('POST', '/api/graphs', document ? { name, document } : { name });
@@ -107,6 +119,40 @@ export class HttpBackend implements Backend {
     `${this.base}/api/assets/${enc(sha256)}${this.token ? `?token=${encodeURIComponent(this.token)}` : ''}`;
   getSettings = () => this.req<Settings>('GET', '/api/settings');
   setAllowedDirs = (dirs: string[]) => this.req<Settings>('PUT', '/api/settings', { allowed_dirs: dirs });
+
+  exportOptions = () => this.req<ExportOptions>('GET', '/api/bundles/options');
+  previewBundle = (req: ExportRequest) => this.req<ExportPlan>('POST', '/api/bundles/preview', req);
+  signingKey = () => this.req<KeyInfo>('GET', '/api/keys/signing');
+  exportKeyPair = async () => (await this.req<{ pair: string }>('GET', '/api/keys/signing/pair')).pair;
+  importKeyPair = (pair: string) => this.req<KeyInfo>('PUT', '/api/keys/signing', { pair });
+
+  /** Fetches the bundle and hands it to the browser as a download named by the server. */
+  saveBundle = async (req: ExportRequest): Promise<SavedBundle> => {
+    let res: Response;
+    try {
+      res = await fetch(this.base + '/api/bundles', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(req),
+      });
+    } catch (err) {
+      throw new APIError(`POST /api/bundles: ${(err as Error).message}`);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let d: { error?: string; problems?: Problem[] } = {};
+      try {
+        d = JSON.parse(text);
+      } catch {
+        /* not JSON */
+      }
+      throw new APIError(d.error ?? (text || `${res.status} ${res.statusText}`), res.status, d.problems ?? []);
+    }
+    const blob = await res.blob();
+    const name = fileName(res.headers.get('Content-Disposition')) ?? 'graph.atoll';
+    offerDownload(name, blob);
+    return { file_name: name, size: blob.size, sha256: res.headers.get('X-Atoll-Bundle-SHA256') ?? '' };
+  };
 
   subscribe(run: string, handlers: RunHandlers): Unsubscribe {
     if (this.router.addRun(run, handlers)) this.send({ type: 'subscribe', run });
@@ -170,6 +216,32 @@ export class HttpBackend implements Backend {
       }, delay);
     };
   }
+}
+
+/** Hands a blob to the browser as a download named name. */
+export function offerDownload(name: string, blob: Blob): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+/** The file name of a Content-Disposition header (`filename="x"` or RFC 5987 `filename*=`). */
+export function fileName(cd: string | null): string | null {
+  if (!cd) return null;
+  const star = /filename\*=(?:UTF-8|utf-8)''([^;]+)/.exec(cd);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim());
+    } catch {
+      /* fall through */
+    }
+  }
+  const m = /filename="((?:[^"\\]|\\.)*)"/.exec(cd) ?? /filename=([^;]+)/.exec(cd);
+  return m ? m[1].replace(/\\(.)/g, '$1').trim() : null;
 }
 
 function enc(s: string): string {

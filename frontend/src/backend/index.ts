@@ -11,3 +11,4 @@ export function pickBackend(): Backend {
 }
 
 export * from './types';
+export * from './tests';
