@@ -10,12 +10,17 @@ import (
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/nodes"
-	_ "github.com/atoll-studio/atoll/nodes/sqlite" // not in nodes/all yet: its path field is checked too
 	_ "github.com/atoll-studio/atoll/nodes/studio"
 )
 
 // pathLike matches config field names that name a host file or directory.
 var pathLike = regexp.MustCompile(`^(path|file|files|dir|dirs|module|model|models|allow_dir|db|database)$|_(path|paths|file|files|dir|dirs|db)$`)
+
+// notHostPaths are fields named like a path that name something else, with what they name.
+var notHostPaths = map[string]string{
+	"source.http_listen/path":    "the URL path of the endpoint",
+	"source.http_poll/rows_path": "a dot path inside the JSON response",
+}
 
 // TestPathFieldsMarked: every config field that names a host file or directory carries the
 // spec's path marker (engine.Field.Path), so the studio confines it without a list of node
@@ -29,7 +34,8 @@ func TestPathFieldsMarked(t *testing.T) {
 			if ap, ok := f.Schema["additionalProperties"].(map[string]any); ok && ap["format"] == "asset" {
 				assetValues = true
 			}
-			should := f.Format == "asset" || assetValues || pathLike.MatchString(f.Name)
+			_, other := notHostPaths[s.ID+"/"+f.Name]
+			should := f.Format == "asset" || assetValues || (pathLike.MatchString(f.Name) && !other)
 			if should && !f.Path {
 				t.Errorf("%s: config field %q names a host path but is not marked Path: true (engine.Field.Path)", s.ID, f.Name)
 			}
