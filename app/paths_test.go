@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atoll-studio/atoll/engine"
+	"github.com/atoll-studio/atoll/internal/testdata"
 	"github.com/atoll-studio/atoll/nodes"
 )
 
@@ -194,5 +195,35 @@ func TestResolveLinks(t *testing.T) {
 	}
 	if _, err := resolveLinks(filepath.Join(tmp, "loop1", "x")); err == nil || !strings.Contains(err.Error(), "too many symbolic links") {
 		t.Errorf("a link loop: %v", err)
+	}
+}
+
+// TestStudioRelativePathsFromTheWorkspace: a relative path is checked where the nodes open it,
+// the graphs directory of the workspace, never the studio's working directory: a recording
+// beside wherever the studio was started is not reachable as "secret.wav".
+func TestStudioRelativePathsFromTheWorkspace(t *testing.T) {
+	s := newConfinedStudio(t)
+	wav, err := os.ReadFile(testdata.Path(t, "audio/birds/birdnet_sample.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.outside, "secret.wav"), wav, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(s.outside)
+	doc := `{"version":1,"id":"","name":"wav","nodes":[
+	 {"id":"wav","type":"source.wav","config":{"path":"secret.wav"}},
+	 {"id":"out","type":"sink.discard","config":{}}],
+	 "edges":[{"from":{"node":"wav","port":"out"},"to":{"node":"out","port":"in"}}]}`
+	probs := s.problems(t, doc)
+	if len(probs) != 1 || probs[0].Node != "wav" || !strings.Contains(probs[0].Message, "secret.wav") {
+		t.Fatalf("source.wav \"secret.wav\" with the studio started in %s: problems %+v, want one: not found in the workspace", s.outside, probs)
+	}
+	// The same file inside the workspace's graphs directory is read.
+	if err := os.WriteFile(filepath.Join(s.ws, "graphs", "secret.wav"), wav, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if probs := s.problems(t, doc); len(probs) != 0 {
+		t.Errorf("source.wav inside the workspace: %+v", probs)
 	}
 }
