@@ -39,7 +39,7 @@ func (s *testStudio) upload(t *testing.T, name string, content []byte) storage.A
 	fw, _ := mw.CreateFormFile("file", name)
 	fw.Write(content)
 	mw.Close()
-	resp, err := http.Post(s.srv.URL+"/api/assets", mw.FormDataContentType(), &buf)
+	resp, err := http.Post(s.srv.URL+"/api/assets?token="+s.token, mw.FormDataContentType(), &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func (s *testStudio) upload(t *testing.T, name string, content []byte) storage.A
 func (s *testStudio) download(t *testing.T, req ExportRequest) ([]byte, *http.Response) {
 	t.Helper()
 	js, _ := json.Marshal(req)
-	resp, err := http.Post(s.srv.URL+"/api/bundles", "application/json", bytes.NewReader(js))
+	resp, err := http.Post(s.srv.URL+"/api/bundles?token="+s.token, "application/json", bytes.NewReader(js))
 	if err != nil {
 		t.Fatal(err)
 	}
