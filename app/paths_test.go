@@ -227,3 +227,50 @@ func TestStudioRelativePathsFromTheWorkspace(t *testing.T) {
 		t.Errorf("source.wav inside the workspace: %+v", probs)
 	}
 }
+
+// TestStudioFlowTestsConfined: the studio's flow tests are confined like its runs: a test whose
+// source or expectation file is outside, or that runs a graph reading outside, fails naming the
+// path, and reads nothing; recording a run of such a graph is refused.
+func TestStudioFlowTestsConfined(t *testing.T) {
+	s := newConfinedStudio(t)
+	doc := fileGraph("../data/in.jsonl", "out/t.jsonl")
+	var g struct{ ID string }
+	s.must(t, "POST", "/api/graphs", map[string]any{"name": "files", "document": json.RawMessage(doc)}, &g)
+	secret := filepath.Join(s.outside, "secret.jsonl")
+	for _, test := range map[string]string{
+		"source file":      fmt.Sprintf(`{"name":"source file","sources":{"src":{"file":%q}},"expect":{"dst":{"count":1}}}`, secret),
+		"expectation file": fmt.Sprintf(`{"name":"expectation file","sources":{"src":{"rows":[{"n":1}]}},"expect":{"dst":{"file":%q}}}`, "../../outside/secret.jsonl"),
+		"inside":           `{"name":"inside","sources":{"src":{"file":"../data/in.jsonl"}},"expect":{"dst":{"count":1}}}`,
+	} {
+		s.must(t, "PUT", "/api/graphs/"+g.ID+"/tests", map[string]any{"test": json.RawMessage(test)}, nil)
+	}
+	var tr TestRun
+	s.must(t, "POST", "/api/graphs/"+g.ID+"/tests/run", map[string]any{}, &tr)
+	for _, r := range tr.Results {
+		refused := strings.Contains(r.Error, "outside the workspace")
+		if (r.Name == "inside") == refused || (r.Name == "inside" && !r.Passed) {
+			t.Errorf("test %q: passed %v, error %q", r.Name, r.Passed, r.Error)
+		}
+	}
+	if len(tr.Results) != 3 {
+		t.Errorf("%d results, want 3: %+v", len(tr.Results), tr.Results)
+	}
+	// A node the test does not replace keeps its paths, and they are checked: a function whose
+	// module is outside.
+	fnDoc := fmt.Sprintf(`{"version":1,"id":"","name":"fn","nodes":[
+	 {"id":"src","type":"source.file","config":{"path":"../data/in.jsonl"}},
+	 {"id":"fn","type":"function.wasm","config":{"module":%q}},
+	 {"id":"dst","type":"sink.file","config":{"path":"out/t.jsonl"}}],
+	 "edges":[{"from":{"node":"src","port":"out"},"to":{"node":"fn","port":"in"}},
+	 {"from":{"node":"fn","port":"out"},"to":{"node":"dst","port":"in"}}]}`, secret)
+	s.must(t, "POST", "/api/graphs/"+g.ID+"/tests/run", map[string]any{"document": json.RawMessage(fnDoc), "names": []string{"inside"}}, &tr)
+	if len(tr.Results) != 1 || !strings.Contains(tr.Results[0].Error, "outside the workspace") || !strings.Contains(tr.Results[0].Error, "secret.jsonl") {
+		t.Errorf("a test of a graph whose function module is %s: %+v", secret, tr.Results)
+	}
+	outsideDoc := fileGraph(secret, "out/t.jsonl")
+	var e errorBody
+	if code := s.do(t, "POST", "/api/tests/record", map[string]any{"document": json.RawMessage(outsideDoc), "name": "r", "targets": []string{"dst"}}, &e); code/100 == 2 ||
+		!strings.Contains(e.Error, "outside the workspace") {
+		t.Errorf("recording a graph that reads %s: %d %+v", secret, code, e)
+	}
+}
