@@ -88,7 +88,8 @@ func TestIntegrationStudioBundlesRunLikeAtollRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newStudioWith(t, Options{Examples: graphs, BaseDir: filepath.Join(ex, "graphs"), Version: "integration"})
+	// As `atoll serve` sets it up: graphs in the workspace's graphs/, functions and testdata linked at its top.
+	s := newStudioWith(t, Options{Examples: graphs, BaseDir: filepath.Join(ex, "graphs"), Workspace: ex, Version: "integration"})
 
 	var key KeyInfo
 	s.must(t, "GET", "/api/keys/signing", nil, &key)

@@ -274,3 +274,30 @@ func TestStudioFlowTestsConfined(t *testing.T) {
 		t.Errorf("recording a graph that reads %s: %d %+v", secret, code, e)
 	}
 }
+
+// TestStudioExportConfined: exporting a bundle packs the files a graph names; the studio packs
+// only those its graphs may read, so a saved graph naming a file outside cannot carry it out in
+// a download.
+func TestStudioExportConfined(t *testing.T) {
+	s := newConfinedStudio(t)
+	secret := filepath.Join(s.outside, "secret.jsonl")
+	doc := fmt.Sprintf(`{"version":1,"id":"","name":"exfil","nodes":[
+	 {"id":"src","type":"source.file","config":{"path":"../data/in.jsonl"}},
+	 {"id":"fn","type":"function.wasm","config":{"module":"../data/in.jsonl","files":{"loot":%q}}},
+	 {"id":"dst","type":"sink.file","config":{"path":"out/t.jsonl"}}],
+	 "edges":[{"from":{"node":"src","port":"out"},"to":{"node":"fn","port":"in"}},
+	 {"from":{"node":"fn","port":"out"},"to":{"node":"dst","port":"in"}}]}`, secret)
+	var g struct{ ID string }
+	s.must(t, "POST", "/api/graphs", map[string]any{"name": "exfil", "document": json.RawMessage(doc)}, &g)
+	body, resp := s.download(t, ExportRequest{GraphID: g.ID, Platforms: []string{"linux/amd64"}})
+	if resp.StatusCode != 422 || !strings.Contains(string(body), "outside the workspace") || !strings.Contains(string(body), "files.loot") {
+		t.Errorf("export of a graph naming %s: %d %q", secret, resp.StatusCode, body[:min(len(body), 300)])
+	}
+	if strings.Contains(string(body), `{"n":1}`) {
+		t.Errorf("the export carried the outside file (%d bytes)", len(body))
+	}
+	var e errorBody
+	if code := s.do(t, "POST", "/api/bundles/preview", map[string]any{"graph_id": g.ID, "platforms": []string{"linux/amd64"}}, &e); code != 422 {
+		t.Errorf("preview of the export: %d %+v", code, e)
+	}
+}
