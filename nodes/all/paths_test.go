@@ -10,16 +10,18 @@ import (
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/nodes"
+	_ "github.com/atoll-studio/atoll/nodes/sqlite" // not in nodes/all yet: its path field is checked too
 	_ "github.com/atoll-studio/atoll/nodes/studio"
 )
 
 // pathLike matches config field names that name a host file or directory.
 var pathLike = regexp.MustCompile(`^(path|file|files|dir|dirs|module|model|models|allow_dir|db|database)$|_(path|paths|file|files|dir|dirs|db)$`)
 
-// notHostPaths are fields named like a path that name something else, with what they name.
-var notHostPaths = map[string]string{
-	"source.http_listen/path":    "the URL path of the endpoint",
-	"source.http_poll/rows_path": "a dot path inside the JSON response",
+// notHostPath lists fields whose names look like paths but name no host file: a URL path an
+// HTTP listener serves, a dot path into a JSON response.
+var notHostPath = map[string]bool{
+	"source.http_listen/path":    true,
+	"source.http_poll/rows_path": true,
 }
 
 // TestPathFieldsMarked: every config field that names a host file or directory carries the
@@ -34,8 +36,7 @@ func TestPathFieldsMarked(t *testing.T) {
 			if ap, ok := f.Schema["additionalProperties"].(map[string]any); ok && ap["format"] == "asset" {
 				assetValues = true
 			}
-			_, other := notHostPaths[s.ID+"/"+f.Name]
-			should := f.Format == "asset" || assetValues || (pathLike.MatchString(f.Name) && !other)
+			should := f.Format == "asset" || assetValues || (pathLike.MatchString(f.Name) && !notHostPath[s.ID+"/"+f.Name])
 			if should && !f.Path {
 				t.Errorf("%s: config field %q names a host path but is not marked Path: true (engine.Field.Path)", s.ID, f.Name)
 			}
