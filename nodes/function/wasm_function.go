@@ -32,8 +32,12 @@ var wasmSpec = engine.Spec{
 		"stdout/stderr (to the node log) and `atoll_v1.log`. `allow_dir` grants one host " +
 		"directory, read-only, mounted at `/`.\n\n" +
 		"**Limits** (shown on the canvas): `memory_pages` caps guest memory in 64 KiB pages " +
-		"(default 1024 = 64 MiB); `max_call_ms` bounds each call (default 1000 ms; an infinite " +
-		"loop is stopped); `instances` runs that many instances in parallel (default 1). The " +
+		"(default 1024 = 64 MiB); `max_call_ms` bounds each call's CPU time (default 1000 ms; an " +
+		"infinite loop is stopped). It is the CPU time of the thread running the call on Linux and wall " +
+		"time elsewhere; a call that waits instead of computing (a guest that sleeps) is stopped after " +
+		"10 × `max_call_ms` of wall time. A guest that runs out of memory fails its batch with " +
+		"\"out of memory\" and its size against the cap; a Go guest's stack trace is counted in the log, " +
+		"not copied into it; `instances` runs that many instances in parallel (default 1). The " +
 		"node reports the fuel each batch used (`fuel`) and instance restarts (`restarts`).\n\n" +
 		"Validation loads the module before a run: a file that is not WebAssembly, missing " +
 		"exports, a wrong ABI version or a forbidden import is an error naming the item.",
@@ -47,7 +51,7 @@ var wasmSpec = engine.Spec{
 		{Name: "memory_pages", Type: "integer", Default: wasmhost.DefaultMemoryPages, Min: engine.Num(1), Max: engine.Num(65536),
 			Doc: "memory cap in 64 KiB pages"},
 		{Name: "max_call_ms", Type: "integer", Default: wasmhost.DefaultMaxCallMS, Min: engine.Num(1), Max: engine.Num(600000),
-			Doc: "bound on each call's CPU time, in milliseconds"},
+			Doc: "bound on each call's CPU time, in milliseconds (wall time: 10 × this)"},
 		{Name: "instances", Type: "integer", Default: wasmhost.DefaultInstances, Min: engine.Num(1), Max: engine.Num(64),
 			Doc: "instances (workers) running batches in parallel"},
 		{Name: "allow_dir", Type: "string", Doc: "a host directory the function may read (read-only, mounted at /); empty grants no files"},
