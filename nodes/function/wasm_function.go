@@ -32,7 +32,9 @@ var wasmSpec = engine.Spec{
 		"stdout/stderr (to the node log) and `atoll_v1.log`. `allow_dir` grants one host " +
 		"directory, read-only, mounted at `/`.\n\n" +
 		"**Limits** (shown on the canvas): `memory_pages` caps guest memory in 64 KiB pages " +
-		"(default 1024 = 64 MiB); `max_call_ms` bounds each call's CPU time (default 1000 ms; an " +
+		"(default 1024 = 64 MiB) per instance, and the node's cap, `memory_pages` × `instances`, counts " +
+		"against the run's guest memory budget (1 GiB unless `--guest-memory-mb` says otherwise): a graph " +
+		"whose caps add up to more is refused at validation, naming its nodes; `max_call_ms` bounds each call's CPU time (default 1000 ms; an " +
 		"infinite loop is stopped). It is the CPU time of the thread running the call on Linux and wall " +
 		"time elsewhere; a call that waits instead of computing (a guest that sleeps) is stopped after " +
 		"10 × `max_call_ms` of wall time. A guest that runs out of memory fails its batch with " +
@@ -61,6 +63,8 @@ var wasmSpec = engine.Spec{
 		{Name: "filter with config and limits", Config: json.RawMessage(`{"module":"examples/functions/build/go-filter.wasm","config":{"field":"temp_c","min":20},"memory_pages":256,"max_call_ms":200,"instances":2}`)},
 	},
 	Defaults: wasmDefaults,
+	// memory_pages × instances: what the node may claim against the run's guest memory budget.
+	GuestMemory: &engine.GuestMemory{Pages: "memory_pages", Instances: "instances", PageBytes: 65536},
 }
 
 var wasmDefaults = wasmConfig{
