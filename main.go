@@ -24,6 +24,7 @@ import (
 	"github.com/atoll-studio/atoll/app"
 	"github.com/atoll-studio/atoll/app/web"
 	"github.com/atoll-studio/atoll/engine"
+	"github.com/atoll-studio/atoll/engine/flowtest"
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/examples"
 	"github.com/atoll-studio/atoll/nodes"
@@ -45,6 +46,7 @@ const usage = `usage:
                                  stopped, 1 failed or not drained, 2 invalid graph, 3 finished
                                  but rows failed into an errors port with no edge)
   atoll validate graph.json      print the graph's problems, one per line (exit 1 when any)
+  atoll `+flowtest.CommandUsage+`
   atoll version                  print the version
 `
 
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runGraph(rest, stdout, stderr)
 	case "validate":
 		return validate(rest, stdout, stderr)
+	case "test":
+		return testGraphs(rest, stdout, stderr)
 	case "desktop":
 		return desktop(rest, stdout, stderr)
 	case "version", "--version", "-v":

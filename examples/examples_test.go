@@ -211,7 +211,7 @@ func TestGeneratorMomentToFile(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for n := int64(0); n < 480; n++ {
-		ts := 1700000000 + n*1800
+		ts := 1699920000 + n*1800 // from midnight UTC, every half hour: 00:00 and 12:00 are hit
 		m := momentfn.Moment(ts)
 		seen[m]++
 		want := rows.Row{{Name: "n", Value: rows.Int(n)}, {Name: "creation_timestamp", Value: rows.Int(ts)}, {Name: "moment", Value: rows.String(m)}}

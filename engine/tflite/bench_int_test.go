@@ -159,3 +159,47 @@ func BenchmarkInt8MobileNet025(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTransposeConvInt16x8 times a 16x8 TRANSPOSE_CONV of the shape SEANet's deepest
+// decoder upsamples with (a 3×4 filter, 64 → 64 channels, stride 2 along time: [1,3,6,64] →
+// [1,3,12,64], int64 bias; random weights) through a built model on one thread. Metrics: µs per
+// Invoke (median) and GMAC/s (all input pixels × taps × channels, the MACs counted at load).
+func BenchmarkTransposeConvInt16x8(b *testing.B) {
+	r := rand.New(rand.NewPCG(91, 92))
+	const H, W, C, O, KH, KW = 3, 6, 64, 64, 3, 4
+	ws := make([]float32, O)
+	for i := range ws {
+		ws[i] = 0.01
+	}
+	tensors := []testTensor{
+		{shape: shape32(4), typ: Int32, data: i32Bytes(1, H, 2*W, O)},
+		{shape: shape32(O, KH, KW, C), typ: Int8, data: i8Bytes(randI8(r, O*KH*KW*C)), scale: ws, zp: make([]int64, O)},
+		{shape: shape32(1, H, W, C), typ: Int16, scale: []float32{1.0 / 8192}, zp: []int64{0}},
+		{shape: shape32(O), typ: Int64, data: i64Bytes(make([]int64, O))},
+		{shape: shape32(1, H, 2*W, O), typ: Int16, scale: []float32{1.0 / 1024}, zp: []int64{0}},
+	}
+	op := testOp{code: OpTransposeConv, in: []int32{0, 1, 2, 3}, out: []int32{4}, optsType: 49,
+		opts: tbl{0: int8(0), 1: int32(2), 2: int32(1)}}
+	m, err := Load(buildModel(tensors, []testOp{op}, []int32{2}, []int32{4}), Options{Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	it, err := m.NewInterpreter()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer it.Close()
+	copy(it.Input(0).Int16(), randI16(r, H*W*C))
+	times := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		if err := it.Invoke(); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(t0))
+	}
+	med := medianOf(times)
+	b.ReportMetric(med*1e6, "us/invoke")
+	b.ReportMetric(float64(m.macs)/med/1e9, "GMAC/s")
+}

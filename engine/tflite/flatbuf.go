@@ -3,6 +3,7 @@ package tflite
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -255,11 +256,11 @@ func (t Table) TableAt(slot, i int) Table {
 // rootTable returns the root table of a flatbuffer.
 func rootTable(b []byte) (Table, error) {
 	if len(b) < 8 {
-		return Table{}, errMalformed
+		return Table{}, fmt.Errorf("%d bytes, shorter than a flatbuffer header: %w", len(b), errMalformed)
 	}
-	p := int(binary.LittleEndian.Uint32(b))
-	if p < 0 || p+4 > len(b) {
-		return Table{}, errMalformed
+	p := int64(binary.LittleEndian.Uint32(b))
+	if p+4 > int64(len(b)) {
+		return Table{}, fmt.Errorf("root table offset %d outside the file (%d bytes): %w", p, len(b), errMalformed)
 	}
-	return Table{buf: b, pos: p}, nil
+	return Table{buf: b, pos: int(p)}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -109,13 +110,17 @@ func TestMalformedModelsFailCleanly(t *testing.T) {
 	for _, p := range mutationSeeds {
 		seeds = append(seeds, readTestFile(t, p))
 	}
+	// A built int16 block: TRANSPOSE_CONV, LEAKY_RELU, RESIZE_NEAREST_NEIGHBOR, TANH, QUANTIZE.
+	tensors, ops, _ := seanetBlock(rand.New(rand.NewPCG(81, 82)))
+	seeds = append(seeds, buildModel(tensors, ops, []int32{0}, []int32{10}))
+	seedNames := append(slices.Clone(mutationSeeds), "built SEANet-style int16 block")
 	r := rand.New(rand.NewPCG(21, 22))
 	for i := range 40000 {
 		b := mutateModel(r, seeds[i%len(seeds)])
 		m, err := Load(b, Options{Threads: 1})
 		if err != nil {
 			if strings.Contains(err.Error(), "internal error") {
-				t.Fatalf("mutation %d of %s: load panicked: %v", i, mutationSeeds[i%len(seeds)], err)
+				t.Fatalf("mutation %d of %s: load panicked: %v", i, seedNames[i%len(seeds)], err)
 			}
 			continue
 		}
@@ -127,7 +132,7 @@ func TestMalformedModelsFailCleanly(t *testing.T) {
 			continue
 		}
 		if err := it.Invoke(); err != nil && strings.Contains(err.Error(), "internal error") {
-			t.Fatalf("mutation %d of %s: invoke panicked: %v", i, mutationSeeds[i%len(seeds)], err)
+			t.Fatalf("mutation %d of %s: invoke panicked: %v", i, seedNames[i%len(seeds)], err)
 		}
 		it.Close()
 	}

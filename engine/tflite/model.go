@@ -102,18 +102,18 @@ func Load(model []byte, opts Options) (m *Model, err error) {
 
 func load(b []byte, opts Options) (*Model, error) {
 	if len(b) < 8 || string(b[4:8]) != "TFL3" {
-		return nil, fmt.Errorf("not a tflite model (missing TFL3 identifier): %w", errMalformed)
+		return nil, fmt.Errorf("not a tflite model: %d bytes without the TFL3 identifier at bytes 4-7", len(b))
 	}
 	root, err := rootTable(b)
 	if err != nil {
 		return nil, err
 	}
 	if root.Len(modelSubgraphs) < 1 {
-		return nil, fmt.Errorf("no subgraph: %w", errMalformed)
+		return nil, errors.New("the model has no subgraph")
 	}
 	sg := root.TableAt(modelSubgraphs, 0)
 	if !sg.Valid() {
-		return nil, fmt.Errorf("subgraph 0: %w", errMalformed)
+		return nil, fmt.Errorf("subgraph 0 is not a valid table: %w", errMalformed)
 	}
 	m := &Model{threads: opts.Threads}
 	if m.threads <= 0 {
@@ -125,7 +125,7 @@ func load(b []byte, opts Options) (*Model, error) {
 	for i := range nt {
 		t, err := readTensor(b, root, sg.TableAt(subgraphTensors, i), i)
 		if err != nil {
-			return nil, fmt.Errorf("tensor %d: %w", i, err)
+			return nil, err
 		}
 		m.tensors[i] = t
 	}
@@ -133,7 +133,7 @@ func load(b []byte, opts Options) (*Model, error) {
 		out := make([]int, len(list))
 		for i, v := range list {
 			if v < -1 || int(v) >= nt {
-				return nil, fmt.Errorf("%s: tensor index %d out of range: %w", what, v, errMalformed)
+				return nil, fmt.Errorf("%s: tensor index %d out of range (the subgraph has %d tensors)", what, v, nt)
 			}
 			out[i] = int(v)
 		}
@@ -148,7 +148,7 @@ func load(b []byte, opts Options) (*Model, error) {
 	for _, l := range [][]int{m.inputs, m.outputs} {
 		for _, i := range l {
 			if i < 0 {
-				return nil, fmt.Errorf("subgraph input/output -1: %w", errMalformed)
+				return nil, errors.New("a subgraph input or output is tensor -1")
 			}
 		}
 	}
@@ -162,11 +162,11 @@ func load(b []byte, opts Options) (*Model, error) {
 	for oi := range nops {
 		ot := sg.TableAt(subgraphOperators, oi)
 		if !ot.Valid() {
-			return nil, fmt.Errorf("operator %d: %w", oi, errMalformed)
+			return nil, fmt.Errorf("operator %d is not a valid table: %w", oi, errMalformed)
 		}
 		ci := int(ot.Uint32(operatorOpcodeIndex, 0))
 		if ci >= ncodes {
-			return nil, fmt.Errorf("operator %d: opcode index %d out of range: %w", oi, ci, errMalformed)
+			return nil, fmt.Errorf("operator %d: opcode index %d out of range (the model has %d operator codes)", oi, ci, ncodes)
 		}
 		oc := root.TableAt(modelOperatorCodes, ci)
 		code := max(BuiltinOp(oc.Int8(opcodeDeprecatedBuiltin, 0)), BuiltinOp(oc.Int32(opcodeBuiltin, 0)))
@@ -187,7 +187,7 @@ func load(b []byte, opts Options) (*Model, error) {
 		for i, ti := range n.in {
 			if ti >= 0 {
 				if p := producer[ti]; p >= oi {
-					return nil, fmt.Errorf("operator %d: input %d reads tensor %d before operator %d writes it: %w", oi, i, ti, p, errMalformed)
+					return nil, fmt.Errorf("operator %d: input %d reads tensor %d before operator %d writes it", oi, i, ti, p)
 				}
 				c.Inputs[i] = m.tensors[ti]
 			}
@@ -195,10 +195,10 @@ func load(b []byte, opts Options) (*Model, error) {
 		c.Outputs = make([]*Tensor, len(n.out))
 		for i, ti := range n.out {
 			if ti < 0 {
-				return nil, fmt.Errorf("operator %d: output %d is -1: %w", oi, i, errMalformed)
+				return nil, fmt.Errorf("operator %d: output %d is tensor -1", oi, i)
 			}
 			if m.tensors[ti].Const {
-				return nil, fmt.Errorf("operator %d: output %d writes constant tensor %d: %w", oi, i, ti, errMalformed)
+				return nil, fmt.Errorf("operator %d: output %d writes constant tensor %d", oi, i, ti)
 			}
 			c.Outputs[i] = m.tensors[ti]
 		}
@@ -255,7 +255,7 @@ func producers(sg Table, nops, nt int, inputs []int) ([]int, error) {
 	for oi := range nops {
 		ot := sg.TableAt(subgraphOperators, oi)
 		if !ot.Valid() {
-			return nil, fmt.Errorf("operator %d: %w", oi, errMalformed)
+			return nil, fmt.Errorf("operator %d is not a valid table: %w", oi, errMalformed)
 		}
 		for i, v := range ot.Int32s(operatorOutputs) {
 			ti := int(v)
@@ -263,10 +263,10 @@ func producers(sg Table, nops, nt int, inputs []int) ([]int, error) {
 				continue // reported with the operator
 			}
 			if isInput[ti] {
-				return nil, fmt.Errorf("operator %d: output %d overwrites subgraph input tensor %d: %w", oi, i, ti, errMalformed)
+				return nil, fmt.Errorf("operator %d: output %d overwrites subgraph input tensor %d", oi, i, ti)
 			}
 			if p := producer[ti]; p >= 0 {
-				return nil, fmt.Errorf("operator %d: output %d writes tensor %d, already written by operator %d: %w", oi, i, ti, p, errMalformed)
+				return nil, fmt.Errorf("operator %d: output %d writes tensor %d, already written by operator %d", oi, i, ti, p)
 			}
 			producer[ti] = oi
 		}
@@ -286,30 +286,46 @@ func registeredAnyType(code BuiltinOp) bool {
 }
 
 func checkSize(t *Tensor) error {
-	n := 1
-	for _, d := range t.Shape {
-		if d < 0 {
-			return fmt.Errorf("tensor %d %q: negative dimension in shape %v", t.Index, t.Name, t.Shape)
-		}
-		if d > 0 && n > maxTensorBytes/d {
-			return fmt.Errorf("tensor %d %q: shape %v too large", t.Index, t.Name, t.Shape)
-		}
-		n *= d
-	}
-	if t.Type.Size() == 0 {
-		return fmt.Errorf("tensor %d %q: type %s has no fixed size", t.Index, t.Name, t.Type)
-	}
-	if n > maxTensorBytes/t.Type.Size() {
-		return fmt.Errorf("tensor %d %q: shape %v too large", t.Index, t.Name, t.Shape)
+	if err := sizeError(t); err != nil {
+		return fmt.Errorf("tensor %d %q: %w", t.Index, t.Name, err)
 	}
 	return nil
 }
 
+// sizeError reports a shape or type whose byte size is negative, unknown or too large.
+func sizeError(t *Tensor) error {
+	n := 1
+	for _, d := range t.Shape {
+		if d < 0 {
+			return fmt.Errorf("negative dimension in shape %v", t.Shape)
+		}
+		if d > 0 && n > maxTensorBytes/d {
+			return fmt.Errorf("shape %v too large", t.Shape)
+		}
+		n *= d
+	}
+	if t.Type.Size() == 0 {
+		return fmt.Errorf("type %s has no fixed size", t.Type)
+	}
+	if n > maxTensorBytes/t.Type.Size() {
+		return fmt.Errorf("shape %v too large", t.Shape)
+	}
+	return nil
+}
+
+// readTensor reads tensor index of subgraph 0; its errors name the tensor.
 func readTensor(b []byte, root, tt Table, index int) (*Tensor, error) {
 	if !tt.Valid() {
-		return nil, errMalformed
+		return nil, fmt.Errorf("tensor %d is not a valid table: %w", index, errMalformed)
 	}
 	t := &Tensor{Index: index, Name: tt.String(tensorName), Type: DType(tt.Uint8(tensorType, 0))}
+	if err := readTensorData(b, root, tt, t); err != nil {
+		return nil, fmt.Errorf("tensor %d %q: %w", index, t.Name, err)
+	}
+	return t, nil
+}
+
+func readTensorData(b []byte, root, tt Table, t *Tensor) error {
 	for _, d := range tt.Int32s(tensorShape) {
 		if d < 0 {
 			d = 1 // dynamic dimension: batch 1
@@ -319,51 +335,38 @@ func readTensor(b []byte, root, tt Table, index int) (*Tensor, error) {
 	if t.Shape == nil {
 		t.Shape = []int{}
 	}
-	if q := tt.Table(tensorQuantization); q.Valid() && q.Uint8(quantDetails, 0) == 0 {
-		if sc := q.Float32s(quantScale); len(sc) > 0 {
-			zp := q.Int64s(quantZeroPoint)
-			if len(zp) == 0 {
-				zp = make([]int64, len(sc))
-			}
-			if len(zp) != len(sc) && len(zp) != 1 {
-				return nil, fmt.Errorf("%d scales but %d zero points: %w", len(sc), len(zp), errMalformed)
-			}
-			t.Quant = &Quant{Scale: sc, ZeroPoint: zp, Axis: int(q.Int32(quantDimension, 0))}
-			if len(sc) > 1 && (t.Quant.Axis < 0 || t.Quant.Axis >= len(t.Shape) || t.Shape[t.Quant.Axis] != len(sc)) {
-				return nil, fmt.Errorf("per-axis quantization with %d scales does not match axis %d of shape %v: %w",
-					len(sc), t.Quant.Axis, t.Shape, errMalformed)
-			}
-		}
+	if err := readQuant(t, tt.Table(tensorQuantization)); err != nil {
+		return err
 	}
 	bi := int(tt.Uint32(tensorBuffer, 0))
 	if bi == 0 {
-		return t, nil
+		return nil
 	}
 	if bi >= root.Len(modelBuffers) {
-		return nil, fmt.Errorf("buffer %d out of range: %w", bi, errMalformed)
+		return fmt.Errorf("buffer index %d out of range (the model has %d buffers)", bi, root.Len(modelBuffers))
 	}
 	bt := root.TableAt(modelBuffers, bi)
 	if !bt.Valid() {
-		return nil, fmt.Errorf("buffer %d: %w", bi, errMalformed)
+		return fmt.Errorf("buffer %d is not a valid table: %w", bi, errMalformed)
 	}
 	var data []byte
 	if off := bt.Uint64(bufferOffset, 0); off > 1 {
 		size := bt.Uint64(bufferSize, 0)
 		if off > uint64(len(b)) || size > uint64(len(b))-off {
-			return nil, fmt.Errorf("buffer %d: offset %d size %d outside the file (%d bytes): %w", bi, off, size, len(b), errMalformed)
+			return fmt.Errorf("buffer %d: offset %d size %d lies outside the file (%d bytes; truncated?)", bi, off, size, len(b))
 		}
 		data = b[off : off+size : off+size]
 	} else {
 		data = bt.Bytes(bufferData)
 	}
 	if len(data) == 0 {
-		return t, nil
+		return nil
 	}
-	if err := checkSize(t); err != nil {
-		return nil, err
+	if err := sizeError(t); err != nil {
+		return err
 	}
 	if want := t.Bytes(); len(data) < want {
-		return nil, fmt.Errorf("buffer %d holds %d bytes, shape %v of %s needs %d: %w", bi, len(data), t.Shape, t.Type, want, errMalformed)
+		return fmt.Errorf("buffer %d holds %d bytes, shape %v of %s needs %d", bi, len(data), t.Shape, t.Type, want)
 	} else {
 		data = data[:want:want]
 	}
@@ -373,7 +376,45 @@ func readTensor(b []byte, root, tt Table, index int) (*Tensor, error) {
 	}
 	t.Data = data
 	t.Const = true
-	return t, nil
+	return nil
+}
+
+// readQuant reads a tensor's affine quantization (scales, zero points, quantized dimension).
+// Per-axis parameters must have one scale per index along the quantized dimension. The one
+// exception is the layout converters write for the 1-D bias of a per-channel convolution: it
+// keeps the filter's quantized dimension (3 for DEPTHWISE_CONV_2D) although the bias has a single
+// axis. TFLite and tflite-micro never index a bias by that dimension and accept such files; so
+// does this, reading the parameters along axis 0 when the scale count equals the length.
+func readQuant(t *Tensor, q Table) error {
+	if !q.Valid() || q.Uint8(quantDetails, 0) != 0 {
+		return nil
+	}
+	sc := q.Float32s(quantScale)
+	if len(sc) == 0 {
+		return nil
+	}
+	zp := q.Int64s(quantZeroPoint)
+	if len(zp) == 0 {
+		zp = make([]int64, len(sc))
+	}
+	if len(zp) != len(sc) && len(zp) != 1 {
+		return fmt.Errorf("quantization has %d scales but %d zero points", len(sc), len(zp))
+	}
+	t.Quant = &Quant{Scale: sc, ZeroPoint: zp, Axis: int(q.Int32(quantDimension, 0))}
+	if len(sc) == 1 {
+		return nil
+	}
+	axis := t.Quant.Axis
+	switch {
+	case axis >= 0 && axis < len(t.Shape) && t.Shape[axis] == len(sc):
+	case len(t.Shape) == 1 && t.Shape[0] == len(sc):
+		t.Quant.Axis = 0
+	case axis < 0 || axis >= len(t.Shape):
+		return fmt.Errorf("per-axis quantization along dimension %d, but shape %v has %d dimensions", axis, t.Shape, len(t.Shape))
+	default:
+		return fmt.Errorf("per-axis quantization has %d scales, but dimension %d of shape %v has %d entries", len(sc), axis, t.Shape, t.Shape[axis])
+	}
+	return nil
 }
 
 // alignedCopy copies b into a 64-byte aligned slice.

@@ -27,6 +27,7 @@ type BuiltinOp int32
 //	                        4 shrink_axis_mask, 5 offset (bool)
 //	TransposeConvOptions    0 padding, 1 stride_w, 2 stride_h, 3 fused_activation_function
 //	LeakyReluOptions        0 alpha (float)
+//	ResizeNearestNeighborOptions 0 align_corners, 1 half_pixel_centers
 //	CastOptions             0 in_data_type, 1 out_data_type
 //
 // ActivationFunctionType: NONE 0, RELU 1, RELU_N1_TO_1 2, RELU6 3, TANH 4, SIGN_BIT 5.

@@ -413,14 +413,8 @@ func (k *transposeConvKernel) Prepare(c *OpContext) error {
 		return fmt.Errorf("bad strides or output size")
 	}
 	padding := c.Builtin.Int8(0, paddingSame)
-	// Padding is that of the forward convolution from the output back to the input.
-	pad := func(out, in, k, s int) int {
-		if padding == paddingValid {
-			return 0
-		}
-		return max((in-1)*s+k-out, 0) / 2
-	}
-	g.padT, g.padL = pad(g.outH, g.inH, g.kH, g.strideH), pad(g.outW, g.inW, g.kW, g.strideW)
+	g.padT = transposeConvPad(padding, g.outH, g.kH, g.strideH)
+	g.padL = transposeConvPad(padding, g.outW, g.kW, g.strideW)
 	if k.lo, k.hi, err = actRange(c.Builtin.Int8(3, 0)); err != nil {
 		return err
 	}

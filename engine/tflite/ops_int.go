@@ -25,6 +25,7 @@ func init() {
 		}
 		RegisterBuiltin(OpQuantize, t, func() Kernel { return &qRequantizeKernel{} })
 	}
+	RegisterBuiltin(OpQuantize, Int32, func() Kernel { return &qRequantizeKernel{} })
 	RegisterBuiltin(OpMean, Int8, func() Kernel { return &qMeanKernel{} })
 	RegisterBuiltin(OpMean, Int16, func() Kernel { return &qMeanKernel{} })
 	RegisterBuiltin(OpSoftmax, Int8, func() Kernel { return &qSoftmaxKernel{} })
@@ -98,6 +99,21 @@ func qSame(c *OpContext, nIn int, types ...DType) error {
 		return fmt.Errorf("output type %s differs from input type %s", out, in)
 	}
 	return nil
+}
+
+// qUnary prepares an element-wise kernel with one input and one output of the same type and
+// per-tensor quantization: it checks them, sizes the output like the input and returns both
+// scales and zero points.
+func qUnary(c *OpContext, types ...DType) (si float32, zi int32, so float32, zo int32, err error) {
+	if err = qSame(c, 1, types...); err != nil {
+		return
+	}
+	in, out := c.Inputs[0], c.Outputs[0]
+	if si, zi, so, zo, err = quantPair(in, out); err != nil {
+		return
+	}
+	out.Shape = append([]int(nil), in.Shape...)
+	return
 }
 
 // qParallel returns the Parallel and the per-interpreter Workspace for a qkernel call.
@@ -538,17 +554,20 @@ func qBinary[T int8 | int16](k *qBinaryKernel, op BuiltinOp, a, b, out []T) {
 	}
 }
 
-// qRequantizeKernel serves QUANTIZE from int8/int16 to int8/int16 (a change of scale and
-// zero point).
+// qRequantizeKernel serves QUANTIZE between quantized types (a change of scale and zero point,
+// TFLite's reference Requantize): int8/int16 to int8/int16/int32, and int32 to int8/int16, the
+// pairs tflite-micro supports.
 type qRequantizeKernel struct{ p qkernel.RequantizeParams }
 
 func (k *qRequantizeKernel) Prepare(c *OpContext) error {
-	if err := qNeed(c, 1, Int8, Int16); err != nil {
+	if err := qNeed(c, 1, Int8, Int16, Int32); err != nil {
 		return err
 	}
 	in, out := c.Inputs[0], c.Outputs[0]
-	if out.Type != Int8 && out.Type != Int16 {
-		return fmt.Errorf("requantize to %s is not supported", out.Type)
+	switch {
+	case out.Type != Int8 && out.Type != Int16 && out.Type != Int32,
+		in.Type == Int32 && out.Type == Int32:
+		return fmt.Errorf("requantize %s to %s is not supported", in.Type, out.Type)
 	}
 	si, zi, so, zo, err := quantPair(in, out)
 	if err != nil {
@@ -562,17 +581,27 @@ func (k *qRequantizeKernel) Prepare(c *OpContext) error {
 
 func (k *qRequantizeKernel) Eval(c *OpContext) error {
 	in, out := c.Inputs[0], c.Outputs[0]
-	switch {
-	case in.Type == Int8 && out.Type == Int8:
-		qkernel.Requantize(k.p, in.Int8(), out.Int8())
-	case in.Type == Int8:
-		qkernel.Requantize(k.p, in.Int8(), out.Int16())
-	case out.Type == Int8:
-		qkernel.Requantize(k.p, in.Int16(), out.Int8())
+	switch in.Type {
+	case Int8:
+		requantizeTo(k.p, in.Int8(), out)
+	case Int16:
+		requantizeTo(k.p, in.Int16(), out)
 	default:
-		qkernel.Requantize(k.p, in.Int16(), out.Int16())
+		requantizeTo(k.p, in.Int32(), out)
 	}
 	return nil
+}
+
+// requantizeTo requantizes x into out, whose type (int8, int16 or int32) Prepare checked.
+func requantizeTo[I int8 | int16 | int32](p qkernel.RequantizeParams, x []I, out *Tensor) {
+	switch out.Type {
+	case Int8:
+		qkernel.Requantize(p, x, out.Int8())
+	case Int16:
+		qkernel.Requantize(p, x, out.Int16())
+	default:
+		qkernel.Requantize(p, x, out.Int32())
+	}
 }
 
 // qSoftmaxKernel serves SOFTMAX int8 -> int8 (output zero point -128, scale 1/256).
@@ -643,11 +672,7 @@ type qReluKernel struct {
 }
 
 func (k *qReluKernel) Prepare(c *OpContext) error {
-	if err := qSame(c, 1, Int8); err != nil {
-		return err
-	}
-	in, out := c.Inputs[0], c.Outputs[0]
-	si, zi, so, zo, err := quantPair(in, out)
+	si, zi, so, zo, err := qUnary(c, Int8)
 	if err != nil {
 		return err
 	}
@@ -657,7 +682,6 @@ func (k *qReluKernel) Prepare(c *OpContext) error {
 	} else {
 		k.p = qkernel.NewRequantizeParams(si, so, zi, zo, max(-128, zo), 127)
 	}
-	out.Shape = append([]int(nil), in.Shape...)
 	return nil
 }
 

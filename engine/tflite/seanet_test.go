@@ -40,7 +40,7 @@ func TestSeanetInt16x8(t *testing.T) {
 		dir    string
 		n      int
 		inputs int
-	}{{"conv", 5, 1}, {"add", 9, 2}, {"pad", 8, 1}}
+	}{{"conv", 10, 1}, {"add", 9, 2}, {"pad", 8, 1}}
 	for _, tc := range cases {
 		for i := range tc.n {
 			name := fmt.Sprintf("%s%d", tc.dir, i)

@@ -29,6 +29,13 @@ func BenchmarkMoment(b *testing.B) {
 				b.Run(name, func(b *testing.B) {
 					f := newFunction(b, guest, wasmhost.Limits{NoMetering: !metered}, wasmhost.FunctionConfig{})
 					ctx := context.Background()
+					res, err := f.Process(ctx, in)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := bench.SameAsNative(in, res.Out); err != nil {
+						b.Fatalf("not the native function's output: %v", err)
+					}
 					for b.Loop() {
 						if _, err := f.Process(ctx, in); err != nil {
 							b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -28,7 +29,9 @@ type InstanceConfig struct {
 	// "error"). Nil discards them.
 	Log func(level, msg string)
 	// AllowDir, when set, is a host directory the guest may read, mounted read-only at "/".
-	// Without it the guest sees no files.
+	// Without it the guest sees no files. Every path the guest opens is resolved inside it
+	// (os.Root): a symbolic link, or a ".." after one, that leads outside is refused, whenever
+	// the link was made.
 	AllowDir string
 	// Context is the context of every guest call (host modules read per-node values from it);
 	// nil means context.Background(). Cancelling it does not interrupt a call: the deadline does.
@@ -86,6 +89,7 @@ type Instance struct {
 	enc     rows.Encoder
 	stack   [2]uint64
 	dead    error
+	root    *os.Root // the AllowDir the guest reads through, when granted
 
 	deadline      time.Duration
 	startDeadline time.Duration
@@ -164,10 +168,19 @@ func (m *Module) NewInstance(cfg InstanceConfig) (*Instance, error) {
 		WithNanosleep(i.sleep).
 		WithRandSource(rand.Reader)
 	if cfg.AllowDir != "" {
-		mc = mc.WithFSConfig(wazero.NewFSConfig().WithReadOnlyDirMount(cfg.AllowDir, "/"))
+		// wazero's directory mount follows symbolic links wherever they point; an os.Root
+		// resolves each open inside the directory (openat2 RESOLVE_BENEATH on Linux), so a
+		// link made during the run cannot lead out either. The fs.FS adapter is read-only.
+		root, err := os.OpenRoot(cfg.AllowDir)
+		if err != nil {
+			return nil, fmt.Errorf("allow_dir: %w", err)
+		}
+		i.root = root
+		mc = mc.WithFSConfig(wazero.NewFSConfig().WithFSMount(root.FS(), "/"))
 	}
 	mod, err := m.rt.rt.InstantiateModule(i.ctx, m.compiled, mc)
 	if err != nil {
+		i.closeRoot()
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}
 	i.mod = mod
@@ -220,10 +233,18 @@ func (m *Module) NewInstance(cfg InstanceConfig) (*Instance, error) {
 // Close releases the instance.
 func (i *Instance) Close() error {
 	i.timer.Stop()
+	defer i.closeRoot()
 	if i.mod == nil {
 		return nil
 	}
 	return i.mod.Close(context.Background())
+}
+
+func (i *Instance) closeRoot() {
+	if i.root != nil {
+		i.root.Close()
+		i.root = nil
+	}
 }
 
 // Dead returns the reason the instance can no longer be used, or nil.

@@ -73,14 +73,14 @@ func refMoment(r rows.Row) (rows.Row, string) {
 		return nil, "creation_timestamp: want int"
 	}
 	t := time.Unix(ts, 0).UTC()
-	m := "night"
-	switch h := t.Hour(); {
-	case h == 0:
+	m := "day" // REEF: (0, 0) midnight, (12, 0) midday, h <= 8 || h >= 20 night
+	switch h, min := t.Hour(), t.Minute(); {
+	case h == 0 && min == 0:
 		m = "midnight"
-	case h == 12:
+	case h == 12 && min == 0:
 		m = "midday"
-	case h >= 6 && h < 18:
-		m = "day"
+	case h <= 8 || h >= 20:
+		m = "night"
 	}
 	out := r.Clone()
 	out.Set("moment", rows.String(m))

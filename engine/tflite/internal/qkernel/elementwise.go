@@ -104,3 +104,37 @@ func Clamp[T int8 | int16](in, out []T, lo, hi int32) {
 		out[i] = T(clamp(int32(v), lo, hi))
 	}
 }
+
+// LeakyReluParams hold the two requantizations of a quantized LEAKY_RELU: identity for inputs
+// at or above the input zero point, alpha below it.
+type LeakyReluParams struct {
+	InputZeroPoint, OutputZeroPoint int32
+	IdentityMultiplier              int32
+	IdentityShift                   int
+	AlphaMultiplier                 int32
+	AlphaShift                      int
+}
+
+// NewLeakyReluParams computes LEAKY_RELU parameters. As in TFLite's Prepare, the real
+// multipliers sIn·alpha/sOut and sIn/sOut are computed in float32 before QuantizeMultiplier
+// (a negative alpha gives a negative multiplier).
+func NewLeakyReluParams(sIn, sOut, alpha float32, zpIn, zpOut int32) LeakyReluParams {
+	p := LeakyReluParams{InputZeroPoint: zpIn, OutputZeroPoint: zpOut}
+	p.AlphaMultiplier, p.AlphaShift = QuantizeMultiplier(float64(float32(float32(sIn*alpha) / sOut)))
+	p.IdentityMultiplier, p.IdentityShift = QuantizeMultiplier(float64(float32(sIn / sOut)))
+	return p
+}
+
+// LeakyRelu applies a quantized LEAKY_RELU element-wise, clamping to [lo, hi] (the type range).
+func LeakyRelu[T int8 | int16](p LeakyReluParams, in, out []T, lo, hi int32) {
+	for i, v := range in {
+		x := int32(v) - p.InputZeroPoint
+		var y int32
+		if x >= 0 {
+			y = MultiplyByQuantizedMultiplier(x, p.IdentityMultiplier, p.IdentityShift)
+		} else {
+			y = MultiplyByQuantizedMultiplier(x, p.AlphaMultiplier, p.AlphaShift)
+		}
+		out[i] = T(clamp(y+p.OutputZeroPoint, lo, hi))
+	}
+}

@@ -403,3 +403,19 @@ func TestPools(t *testing.T) {
 		}
 	}
 }
+
+// TestSigmoidTableEntries checks the generated int16 sigmoid table against entries of TFLite's
+// published sigmoid_table_uint16, read by hand: the midpoint correction moves most entries by
+// one (entry 28 is 49975 while 65536·σ(28/24) = 49973.95).
+func TestSigmoidTableEntries(t *testing.T) {
+	for i, want := range map[int]uint16{0: 32768, 1: 33451, 4: 35493, 24: 47911, 28: 49975, 100: 64536, 200: 65520, 254: 65534, 255: 65535} {
+		if sigmoidTable[i] != want {
+			t.Errorf("sigmoidTable[%d] = %d, want %d", i, sigmoidTable[i], want)
+		}
+	}
+	for i := 1; i < 256; i++ {
+		if sigmoidTable[i] < sigmoidTable[i-1] {
+			t.Fatalf("table decreases at %d", i)
+		}
+	}
+}

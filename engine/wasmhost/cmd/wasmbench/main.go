@@ -88,6 +88,13 @@ func main() {
 			var metered float64
 			for _, m := range []bool{true, false} {
 				f := function(ctx, rt, wasm[g], wasmhost.Limits{NoMetering: !m})
+				res, err := f.Process(ctx, in)
+				if err != nil {
+					fail(err)
+				}
+				if err := bench.SameAsNative(in, res.Out); err != nil {
+					fail(fmt.Errorf("%s, batch %d: not the native function's output: %w", g, size, err))
+				}
 				ns := median(func(n int) {
 					for range n {
 						if _, err := f.Process(ctx, in); err != nil {

@@ -1,7 +1,8 @@
 /*
  * moment.c: the "moment of the day" Atoll function in C (Atoll ABI v1, no libc).
- * Reads int creation_timestamp (Unix seconds) and sets string moment: hour 0 (UTC) "midnight",
- * hour 12 "midday", hours 6-17 "day", other hours "night". A row without an int
+ * Reads int creation_timestamp (Unix seconds) and sets string moment by REEF's rule on the UTC
+ * hour h and minute m: (0, 0) "midnight", (12, 0) "midday", h <= 8 or h >= 20 "night", else
+ * "day". A row without an int
  * creation_timestamp goes to errors.
  *
  *   clang --target=wasm32 -O2 -mbulk-memory -nostdlib -Wl,--no-entry -Isdk/c -o c-moment.wasm moment.c
@@ -22,11 +23,11 @@ ATOLL_EXPORT(atoll_alloc) uint8_t *atoll_alloc(uint32_t len) { return atoll_rese
 static const char *moment(int64_t ts) {
   int64_t sec = ts % 86400;
   if (sec < 0) sec += 86400;
-  int64_t h = sec / 3600;
-  if (h == 0) return "midnight";
-  if (h == 12) return "midday";
-  if (h >= 6 && h < 18) return "day";
-  return "night";
+  int64_t h = sec / 3600, m = sec / 60 % 60;
+  if (h == 0 && m == 0) return "midnight";
+  if (h == 12 && m == 0) return "midday";
+  if (h <= 8 || h >= 20) return "night";
+  return "day";
 }
 
 static const char err_missing[] = "creation_timestamp: missing";

@@ -1,5 +1,6 @@
 // Command moment is the "moment of the day" Atoll function as a Go WebAssembly guest:
-// int creation_timestamp (Unix seconds) -> string moment (midnight, midday, day, night; UTC).
+// int creation_timestamp (Unix seconds) -> string moment (midnight, midday, day, night; REEF's
+// rule on the UTC hour and minute, see momentfn).
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o moment.wasm .
 package main

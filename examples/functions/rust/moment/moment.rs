@@ -4,8 +4,9 @@
 //!     /usr/bin/rustc --target wasm32-wasi --crate-type cdylib --edition 2021 -C opt-level=3 \
 //!         -C panic=abort -o rust-moment.wasm moment.rs
 //!
-//! Reads int `creation_timestamp` (Unix seconds) and sets string `moment`: hour 0 (UTC)
-//! "midnight", hour 12 "midday", hours 6-17 "day", other hours "night". A row without an int
+//! Reads int `creation_timestamp` (Unix seconds) and sets string `moment` by REEF's rule on the
+//! UTC hour h and minute m: (0, 0) "midnight", (12, 0) "midday", h <= 8 or h >= 20 "night",
+//! else "day". A row without an int
 //! creation_timestamp goes to errors (reserved field `$error`). Like the C guest it decodes
 //! only the name table and the bounds of each value (engine/rows/CODEC.md), copies the other
 //! fields through, and appends new names at the end of the name table.
@@ -42,11 +43,12 @@ pub extern "C" fn atoll_alloc(len: u32) -> *mut u8 {
 }
 
 fn moment(ts: i64) -> &'static str {
-    match ts.rem_euclid(86400) / 3600 {
-        0 => "midnight",
-        12 => "midday",
-        6..=17 => "day",
-        _ => "night",
+    let sec = ts.rem_euclid(86400);
+    match (sec / 3600, sec / 60 % 60) {
+        (0, 0) => "midnight",
+        (12, 0) => "midday",
+        (h, _) if h <= 8 || h >= 20 => "night",
+        _ => "day",
     }
 }
 

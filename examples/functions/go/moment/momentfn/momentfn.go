@@ -8,22 +8,25 @@ import (
 	"github.com/atoll-studio/atoll/engine/rows"
 )
 
-// Moment names the moment of the day of a Unix time in seconds, in UTC: hour 0 is "midnight",
-// hour 12 is "midday", hours 6 to 17 are "day" and the other hours "night".
+// Moment names the moment of the day of a Unix time in seconds by REEF's rule, on the UTC hour
+// h and minute m: (0, 0) is "midnight", (12, 0) is "midday", h <= 8 or h >= 20 is "night",
+// and the rest is "day". Over the 86,400 seconds of a day: midnight 60, midday 60, night 46,740,
+// day 39,540.
 func Moment(unixSeconds int64) string {
 	sec := unixSeconds % 86400
 	if sec < 0 {
 		sec += 86400
 	}
-	switch h := sec / 3600; {
-	case h == 0:
+	h, m := sec/3600, sec/60%60
+	switch {
+	case h == 0 && m == 0:
 		return "midnight"
-	case h == 12:
+	case h == 12 && m == 0:
 		return "midday"
-	case h >= 6 && h < 18:
-		return "day"
-	default:
+	case h <= 8 || h >= 20:
 		return "night"
+	default:
+		return "day"
 	}
 }
 
