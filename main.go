@@ -46,7 +46,10 @@ const usage = `usage:
                                  stopped, 1 failed or not drained, 2 invalid graph, 3 finished
                                  but rows failed into an errors port with no edge)
   atoll validate graph.json      print the graph's problems, one per line (exit 1 when any)
-  atoll `+flowtest.CommandUsage+`
+  atoll ` + flowtest.CommandUsage + `
+  atoll export GRAPH.json|--graph ID [--version N] -o FILE.atoll [flags]
+                                 write a signed bundle for atoll-runner (atoll export -h)
+  atoll key public|export|import the studio's bundle signing key (atoll key)
   atoll version                  print the version
 `
 
@@ -68,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return validate(rest, stdout, stderr)
 	case "test":
 		return testGraphs(rest, stdout, stderr)
+	case "export":
+		return exportCmd(rest, stdout, stderr)
+	case "key":
+		return keyCmd(rest, stdout, stderr)
 	case "desktop":
 		return desktop(rest, stdout, stderr)
 	case "version", "--version", "-v":
@@ -136,8 +143,14 @@ func openService(db string) (*app.Service, error) {
 		}
 	}
 	base := filepath.Join(ws, "graphs")
-	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base,
-		Services: map[string]any{core.BaseDirService: base, engine.GuestMemoryBudgetService: *guestMemoryBudget}, ReadyFile: os.Getenv("ATOLL_READY_FILE")})
+	// Exports may include the runner binaries `make runner` puts in the checkout's dist/.
+	runners := os.Getenv("ATOLL_RUNNERS")
+	if co := examples.Checkout(); runners == "" && co != "" {
+		runners = filepath.Join(filepath.Dir(co), "dist")
+	}
+	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base, Workspace: ws,
+		Services: map[string]any{core.BaseDirService: base, engine.GuestMemoryBudgetService: *guestMemoryBudget}, ReadyFile: os.Getenv("ATOLL_READY_FILE"),
+		RunnerDir: runners, Version: version})
 }
 
 func dbFlag(fs *flag.FlagSet) *string {

@@ -94,6 +94,10 @@ func RunDesktop(svc *Service, web fs.FS) error {
 		},
 		OnStartup: func(ctx context.Context) {
 			svc.attachWindow(func(b json.RawMessage) { runtime.EventsEmit(ctx, WindowEvent, b) }, done)
+			svc.setSaveDialog(func(name string) (string, error) {
+				return runtime.SaveFileDialog(ctx, runtime.SaveDialogOptions{Title: "Save bundle", DefaultFilename: name,
+					Filters: []runtime.FileFilter{{DisplayName: "Atoll bundles (*.atoll)", Pattern: "*.atoll"}}})
+			})
 		},
 		OnDomReady: func(ctx context.Context) {
 			if svc.opts.ReadyFile != "" {

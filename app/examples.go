@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/atoll-studio/atoll/storage"
 )
@@ -54,7 +55,11 @@ func (s *Service) seed() error {
 			if err != nil {
 				return fmt.Errorf("example %s: %w", d.name, err)
 			}
-			if _, err := s.store.CreateGraph(s.ctx, "", doc); err != nil {
+			g, err := s.store.CreateGraph(s.ctx, "", doc)
+			if err != nil {
+				return fmt.Errorf("example %s: %w", d.name, err)
+			}
+			if err := s.seedTests(s.opts.Examples, d.name, g.ID); err != nil {
 				return fmt.Errorf("example %s: %w", d.name, err)
 			}
 		}
@@ -73,8 +78,8 @@ func exampleDocs(fsys fs.FS) ([]exampleDoc, error) {
 	var out []exampleDoc
 	if fsys != nil {
 		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || path.Ext(p) != ".json" {
-				return err
+			if err != nil || d.IsDir() || path.Ext(p) != ".json" || strings.HasSuffix(p, ".test.json") {
+				return err // the flow tests of NAME.json; seedTests stores them with the graph
 			}
 			b, err := fs.ReadFile(fsys, p)
 			if err != nil {

@@ -13,13 +13,19 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/atoll-studio/atoll/storage"
 )
 
 // HandlerOptions configure NewHandler.
 type HandlerOptions struct {
-	// Token, when set, is required on every request: `Authorization: Bearer <token>`, `?token=`
-	// (which also sets a cookie, so the studio opened from a link keeps working) or that cookie.
+	// Token, when set, is required on every API request and the WebSocket: `Authorization:
+	// Bearer <token>`, the WebSocket subprotocol "atoll.token.<token>" (a browser cannot set
+	// headers on a WebSocket), or `?token=` (for links the page cannot add a header to: asset
+	// downloads). The studio's page itself (the built frontend) is served without it: the page
+	// takes the token from the URL it was opened with (#token=) and sends it. Serve always sets
+	// one; the desktop window's handler, reachable only from its own webview, has none.
 	Token string
 	// Web is the built frontend (index.html at its root). Nil, or without index.html, serves a
 	// page saying to run `make frontend`.
@@ -29,7 +35,12 @@ type HandlerOptions struct {
 	LoopbackOnly bool
 }
 
-const tokenCookie = "atoll_token"
+// TokenProtocolPrefix starts the WebSocket subprotocol that carries the token; the server
+// answers with WSProtocol.
+const (
+	TokenProtocolPrefix = "atoll.token."
+	WSProtocol          = "atoll.v1"
+)
 
 // maxBody bounds JSON request bodies; assets may be larger (maxAsset).
 const (
@@ -136,7 +147,19 @@ func NewHandler(svc *Service, opts HandlerOptions) http.Handler {
 	mux.HandleFunc("GET /api/assets", h.json(func(r *http.Request) (any, error) { return svc.ListAssets() }))
 	mux.HandleFunc("POST /api/assets", h.json(h.uploadAsset))
 	mux.HandleFunc("GET /api/assets/{sha}", h.getAsset)
+	h.bundleRoutes(mux)
+	mux.HandleFunc("GET /api/settings", h.json(func(r *http.Request) (any, error) { return svc.GetSettings() }))
+	mux.HandleFunc("PUT /api/settings", h.json(func(r *http.Request) (any, error) {
+		var body struct {
+			AllowedDirs []string `json:"allowed_dirs"`
+		}
+		if err := decode(r, &body); err != nil {
+			return nil, err
+		}
+		return svc.SetAllowedDirs(body.AllowedDirs)
+	}))
 	mux.HandleFunc("GET /api/ws", h.websocket)
+	h.testRoutes(mux) // app/tests.go
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("no API endpoint %s %s: %w", r.Method, r.URL.Path, ErrNotFound))
 	})
@@ -149,22 +172,22 @@ type handler struct {
 	opts HandlerOptions
 }
 
-// guard checks the Host (loopback binds), the token (other binds) and, for API calls from a
-// browser, that the page is the studio's own (same host:port) or the Wails window.
+// guard checks the Host (loopback binds), the token (API and WebSocket) and, for API calls
+// from a browser, that the page is the studio's own (same host:port) or the Wails window. Every
+// answer carries the headers that keep the studio out of other sites' frames (securityHeaders).
 func (h *handler) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w.Header(), r.Host)
 		if h.opts.LoopbackOnly && !loopbackHost(r.Host) {
 			http.Error(w, "atoll: the studio answers only to 127.0.0.1, localhost or [::1]", http.StatusForbidden)
 			return
 		}
-		if h.opts.Token != "" {
-			if !h.authorized(w, r) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			if h.opts.Token != "" && !h.authorized(r) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="atoll"`)
-				writeJSON(w, http.StatusUnauthorized, errorBody{Error: "a token is required: open the URL that `atoll serve` printed, or send Authorization: Bearer <token>"})
+				writeJSON(w, http.StatusUnauthorized, errorBody{Error: "a token is required: open the studio with the URL that `atoll serve` printed (…/#token=…), or send Authorization: Bearer <token>"})
 				return
 			}
-		}
-		if strings.HasPrefix(r.URL.Path, "/api/") {
 			if o := r.Header.Get("Origin"); o != "" && !originAllowed(o, r.Host) {
 				writeJSON(w, http.StatusForbidden, errorBody{Error: fmt.Sprintf("origin %q may not use this studio", o)})
 				return
@@ -174,22 +197,44 @@ func (h *handler) guard(next http.Handler) http.Handler {
 	})
 }
 
-func (h *handler) authorized(w http.ResponseWriter, r *http.Request) bool {
+// authorized reports whether r carries the token: a bearer header, the WebSocket subprotocol or
+// the token query parameter.
+func (h *handler) authorized(r *http.Request) bool {
 	ok := func(t string) bool {
 		return t != "" && subtle.ConstantTimeCompare([]byte(t), []byte(h.opts.Token)) == 1
 	}
 	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") && ok(strings.TrimPrefix(a, "Bearer ")) {
 		return true
 	}
-	if ok(r.URL.Query().Get("token")) {
-		// The studio's own requests carry no token: the cookie lets them through.
-		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: h.opts.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		return true
+	for _, p := range websocket.Subprotocols(r) {
+		if t, found := strings.CutPrefix(p, TokenProtocolPrefix); found && ok(t) {
+			return true
+		}
 	}
-	if c, err := r.Cookie(tokenCookie); err == nil && ok(c.Value) {
-		return true
+	return ok(r.URL.Query().Get("token"))
+}
+
+// contentSecurityPolicy is the studio page's CSP, with %[1]s the Host it was asked for (the
+// WebSocket's origin is listed explicitly: older browsers do not count ws: as 'self'). Scripts
+// come only from the studio's own files, never inline; 'unsafe-eval' is there because the config
+// forms compile each node's JSON Schema into a validator function at run time (ajv, through
+// rjsf), and the schemas come from the catalog. Inline styles are allowed (the canvas and charts
+// set them).
+const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self' data:; worker-src 'self' blob:; " +
+	"connect-src 'self' ws://%[1]s wss://%[1]s; object-src 'none'; base-uri 'none'; form-action 'none'; " +
+	"frame-ancestors 'none'"
+
+// securityHeaders forbids framing the studio (clickjacking), sniffing content types and
+// sending the page's address to other sites, and sets the CSP.
+func securityHeaders(h http.Header, host string) {
+	if strings.ContainsAny(host, " ;,'\"\r\n") {
+		host = "invalid"
 	}
-	return false
+	h.Set("Content-Security-Policy", fmt.Sprintf(contentSecurityPolicy, host))
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
 }
 
 // loopbackHost reports whether a Host header names the loopback interface.

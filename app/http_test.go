@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,24 +25,35 @@ import (
 
 // studio is a Service on a fresh SQLite file with its HTTP transport on loopback.
 type testStudio struct {
-	svc *Service
-	srv *httptest.Server
+	svc   *Service
+	srv   *httptest.Server
+	token string
 }
+
+// testToken is the token of the test studios (Serve makes a random one per start).
+const testToken = "test-token-0123456789"
 
 func newStudio(t *testing.T) *testStudio {
 	t.Helper()
-	svc, err := Open(Options{DB: filepath.Join(t.TempDir(), "atoll.db"), Catalog: nodes.New(), DrainTimeout: 2 * time.Second})
+	return newStudioWith(t, Options{})
+}
+
+// newStudioWith is newStudio with options (the database, catalog and drain timeout are set).
+func newStudioWith(t *testing.T, opts Options) *testStudio {
+	t.Helper()
+	opts.DB, opts.Catalog, opts.DrainTimeout = filepath.Join(t.TempDir(), "atoll.db"), nodes.New(), 2*time.Second
+	svc, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(NewHandler(svc, HandlerOptions{LoopbackOnly: true}))
+	srv := httptest.NewServer(NewHandler(svc, HandlerOptions{LoopbackOnly: true, Token: testToken}))
 	t.Cleanup(func() {
 		srv.Close()
 		if err := svc.Close(); err != nil {
 			t.Error(err)
 		}
 	})
-	return &testStudio{svc: svc, srv: srv}
+	return &testStudio{svc: svc, srv: srv, token: testToken}
 }
 
 // do sends a request with a JSON body (a string is sent as is) and decodes a JSON answer into
@@ -68,6 +78,9 @@ func (s *testStudio) do(t *testing.T, method, path string, body any, out any) in
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -289,7 +302,9 @@ func (s *testStudio) ws(t *testing.T, origin string) (*websocket.Conn, *http.Res
 	if origin != "" {
 		h.Set("Origin", origin)
 	}
-	return websocket.DefaultDialer.DialContext(t.Context(), u, h)
+	d := *websocket.DefaultDialer
+	d.Subprotocols = []string{WSProtocol, TokenProtocolPrefix + s.token}
+	return d.DialContext(t.Context(), u, h)
 }
 
 type event struct {
@@ -449,6 +464,7 @@ func TestWebSocketOriginChecked(t *testing.T) {
 	// A cross-site page cannot call the API either, and a rebound DNS name is refused.
 	req, _ := http.NewRequest("POST", s.srv.URL+"/api/runs", strings.NewReader(`{"document":`+pipelineDoc+`}`))
 	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -479,21 +495,7 @@ func TestServeNonLoopbackNeedsToken(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, svc, ServeOptions{Addr: "0.0.0.0:0", Out: pw}); pw.Close() }()
-	sc := bufio.NewScanner(pr)
-	var url, token string
-	for (url == "" || token == "") && sc.Scan() {
-		line := sc.Text()
-		if u, ok := strings.CutPrefix(line, "atoll: serving "); ok {
-			url = u
-		}
-		if _, rest, ok := strings.Cut(line, "?token="); ok {
-			token, _, _ = strings.Cut(rest, " ")
-		}
-	}
-	go io.Copy(io.Discard, pr)
-	if url == "" || token == "" {
-		t.Fatalf("serve printed no url (%q) or token (%q)", url, token)
-	}
+	url, token := servedURL(t, pr)
 	get := func(path string, h map[string]string) *http.Response {
 		req, _ := http.NewRequest("GET", url+path, nil)
 		for k, v := range h {
@@ -515,12 +517,8 @@ func TestServeNonLoopbackNeedsToken(t *testing.T) {
 	if r := get("api/graphs", map[string]string{"Authorization": "Bearer " + token}); r.StatusCode != 200 {
 		t.Errorf("bearer token: %d", r.StatusCode)
 	}
-	r := get("?token="+token, nil)
-	if r.StatusCode != 200 || len(r.Cookies()) == 0 {
-		t.Fatalf("?token=: %d, cookies %v", r.StatusCode, r.Cookies())
-	}
-	if r := get("api/catalog", map[string]string{"Cookie": r.Cookies()[0].String()}); r.StatusCode != 200 {
-		t.Errorf("token cookie: %d", r.StatusCode)
+	if r := get("api/catalog?token="+token, nil); r.StatusCode != 200 {
+		t.Errorf("?token=: %d", r.StatusCode)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -537,7 +535,7 @@ func TestAssets(t *testing.T) {
 	fw.Write(content)
 	mw.WriteField("kind", "labels")
 	mw.Close()
-	resp, err := http.Post(s.srv.URL+"/api/assets", mw.FormDataContentType(), &buf)
+	resp, err := http.Post(s.srv.URL+"/api/assets?token="+s.token, mw.FormDataContentType(), &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -552,7 +550,7 @@ func TestAssets(t *testing.T) {
 	if len(list) != 1 || list[0].SHA256 != info.SHA256 {
 		t.Fatalf("list %+v", list)
 	}
-	resp, err = http.Get(s.srv.URL + "/api/assets/" + info.SHA256)
+	resp, err = http.Get(s.srv.URL + "/api/assets/" + info.SHA256 + "?token=" + s.token)
 	if err != nil {
 		t.Fatal(err)
 	}

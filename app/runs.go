@@ -84,7 +84,11 @@ func (s *Service) build(doc *graph.Document, buffers *studio.Buffers, log func(e
 	for k, v := range s.opts.Services {
 		services[k] = v
 	}
-	return engine.Build(doc, engine.Options{Catalog: s.catalog, Assets: s.assets, Services: services, Log: log})
+	paths, err := s.pathPolicy()
+	if err != nil {
+		return nil, err
+	}
+	return engine.Build(doc, engine.Options{Catalog: s.catalog, Assets: s.assets, Services: services, Log: log, Paths: paths})
 }
 
 // StartRun validates and builds document and starts it. graphID (optional) ties the run to a

@@ -17,8 +17,8 @@ import (
 type ServeOptions struct {
 	// Addr is the address to listen on (127.0.0.1:7300 when empty; port 0 picks one).
 	Addr string
-	// Token is required from clients when the address is not loopback; empty generates one.
-	// On a loopback address it is required only when set.
+	// Token is required from clients on every API call and the WebSocket, loopback included
+	// (any local user can reach a loopback port); empty generates a random one per start.
 	Token string
 	// Web is the built frontend (see HandlerOptions.Web).
 	Web fs.FS
@@ -30,7 +30,8 @@ type ServeOptions struct {
 const DefaultAddr = "127.0.0.1:7300"
 
 // Serve serves the studio over HTTP until ctx ends, then shuts the server down. It prints
-// "atoll: serving http://HOST:PORT/" to opts.Out once it accepts connections.
+// "atoll: serving http://HOST:PORT/" to opts.Out once it accepts connections, then
+// "atoll: open http://HOST:PORT/#token=TOKEN ...": the address that opens the studio.
 func Serve(ctx context.Context, svc *Service, opts ServeOptions) error {
 	if opts.Addr == "" {
 		opts.Addr = DefaultAddr
@@ -43,16 +44,14 @@ func Serve(ctx context.Context, svc *Service, opts ServeOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	loopback := isLoopbackListener(ln.Addr())
-	if !loopback && opts.Token == "" {
+	if opts.Token == "" {
 		opts.Token = newToken()
 	}
 	h := NewHandler(svc, HandlerOptions{Token: opts.Token, Web: opts.Web, LoopbackOnly: loopback})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	url := "http://" + displayAddr(opts.Addr, ln.Addr()) + "/"
 	fmt.Fprintf(opts.Out, "atoll: serving %s\n", url)
-	if opts.Token != "" {
-		fmt.Fprintf(opts.Out, "atoll: token required; open %s?token=%s (or send Authorization: Bearer %s)\n", url, opts.Token, opts.Token)
-	}
+	fmt.Fprintf(opts.Out, "atoll: open %s#token=%s (API clients send Authorization: Bearer %s)\n", url, opts.Token, opts.Token)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

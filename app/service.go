@@ -38,6 +38,14 @@ type Options struct {
 	// BaseDir is the directory relative asset paths resolve against (else the working
 	// directory).
 	BaseDir string
+	// RunnerDir holds the runner binaries exports may include (atoll-runner-linux-<arch>, as
+	// `make runner` writes them into dist/); empty: none.
+	RunnerDir string
+	// Version is the studio's version, written into exported bundles ("dev" when empty).
+	Version string
+	// Workspace is the directory the studio's graphs may read and write in, with the
+	// directories the user adds in the settings (see paths.go); empty means BaseDir.
+	Workspace string
 }
 
 // Service is the studio: catalog, graphs and their history, validation, runs with live metrics,
@@ -57,6 +65,9 @@ type Service struct {
 	finished []string             // ids of finished runs kept in memory, oldest first
 	window   *client              // the desktop window's event client, once attached
 	closed   bool
+
+	// saveDialog asks where to save a file (the desktop window's dialog; "" = canceled).
+	saveDialog func(defaultName string) (string, error)
 }
 
 // Open opens (creating if needed) the database, marks runs left running by a previous process

@@ -16,7 +16,8 @@ code{background:#eef2f5;padding:.1rem .3rem;border-radius:3px}</style></head>
 <body><h1>Atoll</h1>
 <p>This build of <code>atoll</code> has no studio frontend built in.</p>
 <p>Run <code>make frontend</code> and then <code>make bin/atoll</code> (or just <code>make run</code>) to build it.
-The API is up: try <a href="api/catalog">/api/catalog</a>.</p>
+The API is up at /api/ (send the token that <code>atoll serve</code> printed as
+<code>Authorization: Bearer</code>).</p>
 </body></html>
 `
 

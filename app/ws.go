@@ -29,6 +29,9 @@ func (h *handler) websocket(w http.ResponseWriter, r *http.Request) {
 	up := websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 32 << 10,
+		// The client offers WSProtocol and its token (atoll.token.<token>, checked by the guard);
+		// the answer names WSProtocol, never the token.
+		Subprotocols: []string{WSProtocol},
 		CheckOrigin: func(r *http.Request) bool {
 			o := r.Header.Get("Origin")
 			return o == "" || originAllowed(o, r.Host)

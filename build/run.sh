@@ -16,5 +16,5 @@ else
   echo "atoll: no DISPLAY or WAYLAND_DISPLAY: web mode"
 fi
 [ -x bin/atoll ] || $MAKE --no-print-directory bin/atoll || exit 1
-echo "atoll: web mode: open the URL below in a browser (Ctrl-C stops)"
+echo "atoll: web mode: open the \"atoll: open ...#token=...\" address below in a browser (Ctrl-C stops)"
 exec ./bin/atoll serve --addr "${ATOLL_ADDR:-127.0.0.1:7300}" "$@"

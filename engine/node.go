@@ -72,6 +72,14 @@ type Output interface {
 	Gauge(name string, value float64)
 }
 
+// StatusOutput is implemented by the engine's Output: Status sets a short text about the node
+// (a connector's "connection": "reconnecting", its "last_error") that the studio shows on the
+// node and the runner exports in /metrics; "" removes it. Unlike Emit, it may be called from
+// any goroutine of the node, between batches too.
+type StatusOutput interface {
+	Status(name, value string)
+}
+
 // BuildContext is what a constructor gets besides its config.
 type BuildContext struct {
 	// NodeID is the node's id in the graph.

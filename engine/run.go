@@ -23,6 +23,8 @@ type Options struct {
 	Services map[string]any
 	// Headless refuses studio-only nodes (the runner sets it).
 	Headless bool
+	// Paths, when set, confines the host paths that configs name (see ValidateOptions.Paths).
+	Paths PathPolicy
 	// QueueLen is the capacity, in batches, of each node's input queue (default 4).
 	QueueLen int
 	// Log receives node logs, from the nodes' goroutines at once; nil discards them.
@@ -115,8 +117,9 @@ type nodeRT struct {
 	restarts atomic.Int32
 	gaugeMu  sync.Mutex
 	gauges   map[string]float64
-	lastLog  atomic.Int64 // unix ns of the last unwired-errors log line
-	unwired  atomic.Int64 // rows sent to errors with nothing wired to it
+	status   map[string]string // guarded by gaugeMu
+	lastLog  atomic.Int64      // unix ns of the last unwired-errors log line
+	unwired  atomic.Int64      // rows sent to errors with nothing wired to it
 	firstErr atomic.Pointer[string]
 }
 
@@ -130,7 +133,7 @@ func Build(doc *graph.Document, opts Options) (*Run, error) {
 		opts.QueueLen = 4
 	}
 	budget, _ := opts.Services[GuestMemoryBudgetService].(int64)
-	if probs := Validate(doc, opts.Catalog, ValidateOptions{Headless: opts.Headless, GuestMemoryBudget: budget}); len(probs) > 0 {
+	if probs := Validate(doc, opts.Catalog, ValidateOptions{Headless: opts.Headless, Paths: opts.Paths, GuestMemoryBudget: budget}); len(probs) > 0 {
 		return nil, &InvalidGraphError{Problems: probs}
 	}
 	r := &Run{doc: doc, opts: opts, byID: map[string]*nodeRT{}, done: make(chan struct{}), lastRate: map[string]rateSample{}, tapsOpen: map[*Tap]struct{}{}}
@@ -683,10 +686,26 @@ func (e *emitter) flushRejects() {
 
 func (e *emitter) Log(level, m string) { e.rt.log(level, m) }
 
+var _ StatusOutput = (*emitter)(nil)
+
 func (e *emitter) Gauge(name string, v float64) {
 	e.rt.gaugeMu.Lock()
 	e.rt.gauges[name] = v
 	e.rt.gaugeMu.Unlock()
+}
+
+// Status implements StatusOutput.
+func (e *emitter) Status(name, value string) {
+	e.rt.gaugeMu.Lock()
+	defer e.rt.gaugeMu.Unlock()
+	if value == "" {
+		delete(e.rt.status, name)
+		return
+	}
+	if e.rt.status == nil {
+		e.rt.status = map[string]string{}
+	}
+	e.rt.status[name] = value
 }
 
 // UnwiredErrors is what a run lost on errors ports that nothing was wired to: rows that failed
@@ -756,6 +775,8 @@ type NodeMetrics struct {
 	Fuel       *float64           `json:"fuel,omitempty"`
 	RTF        *float64           `json:"rtf,omitempty"`
 	Gauges     map[string]float64 `json:"gauges,omitempty"`
+	// Status holds the node's texts set through StatusOutput.
+	Status map[string]string `json:"status,omitempty"`
 }
 
 // Metrics returns a snapshot of every node's metrics. rows_per_s is the rate of rows out (rows
@@ -809,6 +830,12 @@ func (r *Run) Metrics() map[string]NodeMetrics {
 				case "rtf":
 					m.RTF = &v
 				}
+			}
+		}
+		if len(rt.status) > 0 {
+			m.Status = make(map[string]string, len(rt.status))
+			for k, v := range rt.status {
+				m.Status[k] = v
 			}
 		}
 		rt.gaugeMu.Unlock()

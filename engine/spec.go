@@ -121,6 +121,11 @@ type Field struct {
 	AssetKind string `json:"asset_kind,omitempty"`
 	// Items is the JSON Schema type of array items.
 	Items string `json:"items,omitempty"`
+	// Path marks a field whose value names a host file or directory: a string, or the string
+	// values of an object or array (an asset field's SHA-256 or path included). A host that
+	// confines file access (the studio) checks every such value at validation
+	// (ValidateOptions.Paths); its schema carries "x-path": true.
+	Path bool `json:"path,omitempty"`
 	// Schema, when set, replaces the derived schema of this field (objects with properties).
 	Schema map[string]any `json:"schema,omitempty"`
 }
@@ -196,6 +201,9 @@ func (s *Spec) ConfigSchema() map[string]any {
 		}
 		if f.Items != "" {
 			p["items"] = map[string]any{"type": f.Items}
+		}
+		if f.Path {
+			p["x-path"] = true
 		}
 		props[f.Name] = p
 		if f.Required {

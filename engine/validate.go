@@ -58,10 +58,18 @@ func (e *InvalidGraphError) Error() string {
 type ValidateOptions struct {
 	// Headless refuses node types that only work inside the studio.
 	Headless bool
+	// Paths, when set, is asked about every value of every path field (Field.Path) of a
+	// config that matches its schema; an error becomes a problem on that field. Nil accepts
+	// every path (`atoll run` and the runner, on the user's own graph).
+	Paths PathPolicy
 	// GuestMemoryBudget bounds the guest memory all of a graph's nodes may claim together, in
 	// bytes (their caps, Spec.GuestMemory): 0 means DefaultGuestMemoryBudget, < 0 no bound.
 	GuestMemoryBudget int64
 }
+
+// PathPolicy decides whether a node may use a host path named in its config (value as
+// written: relative values are the policy's to resolve). The error says why not.
+type PathPolicy func(value string) error
 
 // DefaultGuestMemoryBudget is the guest memory a run's nodes may claim together unless the
 // host says otherwise (`--guest-memory-mb`): sixteen instances at function.wasm's default cap.
@@ -241,7 +249,11 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 		if opts.Headless && !s.Headless {
 			add(Problem{Node: n.ID, Message: fmt.Sprintf("node type %q runs only in the studio, not headless", n.Type)})
 		}
-		probs = append(probs, s.ValidateConfig(n.ID, n.Config)...)
+		cprobs := s.ValidateConfig(n.ID, n.Config)
+		probs = append(probs, cprobs...)
+		if opts.Paths != nil && len(cprobs) == 0 {
+			probs = append(probs, s.checkPaths(n.ID, n.Config, opts.Paths)...)
+		}
 		if sv := n.Supervision; sv != nil {
 			switch sv.Policy {
 			case "", "restart", "skip", "stop":
@@ -318,6 +330,52 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 	}
 	probs = append(probs, checkGuestMemory(doc, specs, opts.GuestMemoryBudget)...)
 	return probs
+}
+
+// checkPaths asks policy about every value of the spec's path fields in config (which matches
+// the schema): one problem per refused value, addressed to the field ("/models/birds" for an
+// object's entry, "/dirs/0" for an array's).
+func (s *Spec) checkPaths(nodeID string, config json.RawMessage, policy PathPolicy) []Problem {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(config, &fields); err != nil || fields == nil {
+		return nil
+	}
+	var out []Problem
+	check := func(ptr, value string) {
+		if value == "" {
+			return
+		}
+		if err := policy(value); err != nil {
+			out = append(out, Problem{Node: nodeID, Field: ptr, Message: err.Error()})
+		}
+	}
+	for _, f := range s.Fields {
+		raw, ok := fields[f.Name]
+		if !f.Path || !ok {
+			continue
+		}
+		var one string
+		var byName map[string]string
+		var list []string
+		switch {
+		case json.Unmarshal(raw, &one) == nil:
+			check("/"+f.Name, one)
+		case json.Unmarshal(raw, &byName) == nil:
+			keys := make([]string, 0, len(byName))
+			for k := range byName {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				check("/"+f.Name+"/"+k, byName[k])
+			}
+		case json.Unmarshal(raw, &list) == nil:
+			for i, v := range list {
+				check(fmt.Sprintf("/%s/%d", f.Name, i), v)
+			}
+		}
+	}
+	return out
 }
 
 func portNames(ps []Port) string {

@@ -25,7 +25,7 @@ import (
 //go:embed graphs/*.json data/*.csv
 var files embed.FS
 
-// FS holds graphs/*.json and data/*.csv.
+// FS holds graphs/*.json (graphs, and their flow tests in graphs/*.test.json) and data/*.csv.
 var FS fs.FS = files
 
 // Graph is one example graph document.
@@ -42,8 +42,8 @@ type Graph struct {
 func Graphs() ([]Graph, error) {
 	var out []Graph
 	err := fs.WalkDir(files, "graphs", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || path.Ext(p) != ".json" {
-			return err
+		if err != nil || d.IsDir() || path.Ext(p) != ".json" || strings.HasSuffix(p, ".test.json") {
+			return err // NAME.test.json holds NAME.json's flow tests (engine/flowtest), not a graph
 		}
 		data, err := fs.ReadFile(files, p)
 		if err != nil {

@@ -4,8 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +78,11 @@ func (s *status) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(bw, "# HELP atoll_runner_uptime_seconds Seconds since the run started.\n# TYPE atoll_runner_uptime_seconds gauge\n")
 	fmt.Fprintf(bw, "atoll_runner_uptime_seconds %g\n", time.Since(s.started).Seconds())
 
+	writeNodeMetrics(bw, types, ids, ms)
+}
+
+// writeNodeMetrics writes the per-node series.
+func writeNodeMetrics(bw *bufio.Writer, types map[string]string, ids []string, ms map[string]engine.NodeMetrics) {
 	series := []struct {
 		name, typ, help string
 		value           func(engine.NodeMetrics) float64
@@ -102,13 +108,15 @@ func (s *status) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(bw, "# HELP atoll_node_gauge Node-specific gauges (progress, acked_offset, rtf, fuel, ...).\n# TYPE atoll_node_gauge gauge\n")
 	for _, id := range ids {
 		g := ms[id].Gauges
-		names := make([]string, 0, len(g))
-		for k := range g {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for _, k := range names {
+		for _, k := range slices.Sorted(maps.Keys(g)) {
 			fmt.Fprintf(bw, "atoll_node_gauge{node=%s,name=%s} %g\n", label(id), label(k), g[k])
+		}
+	}
+	fmt.Fprintf(bw, "# HELP atoll_node_status 1 for each text a node reports (connection, last_error, ...).\n# TYPE atoll_node_status gauge\n")
+	for _, id := range ids {
+		st := ms[id].Status
+		for _, k := range slices.Sorted(maps.Keys(st)) {
+			fmt.Fprintf(bw, "atoll_node_status{node=%s,name=%s,value=%s} 1\n", label(id), label(k), label(st[k]))
 		}
 	}
 }

@@ -1,7 +1,9 @@
 // Command atoll-runner runs Atoll graphs headless on an edge device. It imports only the engine
 // and the node packages, so it builds with CGO_ENABLED=0 for every target.
 //
+//	atoll-runner run [flags] BUNDLE.atoll   (verify, unpack into --state, run; live updates)
 //	atoll-runner run [--timeout D] [--drain D] [--http ADDR] [--metrics-every D] [--log-level L] graph.json
+//	atoll-runner verify|inspect [--trust K] BUNDLE.atoll
 //	atoll-runner validate [--json] graph.json
 //	atoll-runner version
 //
@@ -10,7 +12,9 @@
 // cleanly, 1 when it failed (or the drain was cut short), 2 for a bad command line or an invalid
 // graph, 3 when it finished but rows failed into an errors port with no edge. Relative file paths in the graph resolve against the graph file's directory.
 //
-// TODO(bundles): verify and run signed bundles, and swap to a newer bundle while running.
+// Bundles (deploy.go, BUNDLE.md in package bundle): verified before anything runs, unpacked into
+// the state directory, parameters from flags, an env file or params.json, checkpoints, and live
+// updates from a watched directory or a polled URL. A refused bundle exits 2.
 package main
 
 import (
@@ -62,8 +66,14 @@ func main() {
 }
 
 const usage = `usage:
+  atoll-runner run [flags] BUNDLE.atoll   verify a signed bundle, then run it (and take live updates)
   atoll-runner run [flags] graph.json     run a graph until it ends, a signal or --timeout
+  atoll-runner verify [--trust K] BUNDLE  check a bundle without running it (exit 2 when refused)
+  atoll-runner inspect [--trust K] [--json] BUNDLE
+                                          print a verified bundle's manifest, parameters and signer
+  atoll-runner help                       every flag of every command
   atoll-runner validate [--json] graph.json
+  atoll-runner test [--json] [--update] [--run REGEX] graph.json|TESTFILE|DIR
   atoll-runner version
 `
 
@@ -75,14 +85,23 @@ func runMain(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) 
 	}
 	switch args[0] {
 	case "run":
+		if isBundleArg(args[1:]) {
+			return cmdRunBundle(args[1:], stdout, stderr, signals)
+		}
 		return cmdRun(args[1:], stdout, stderr, signals)
+	case "verify":
+		return cmdVerify(args[1:], stdout, stderr)
+	case "inspect":
+		return cmdInspect(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "test":
+		return cmdTest(args[1:], stdout, stderr, signals)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, helpText())
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "atoll-runner: unknown command %q\n%s", args[0], usage)
@@ -126,7 +145,7 @@ type fileAssets string
 
 func (d fileAssets) Asset(ref string) ([]byte, error) {
 	if isDigest(ref) {
-		return nil, fmt.Errorf("asset %s: content-addressed assets need a bundle, which this runner cannot read yet", ref)
+		return nil, fmt.Errorf("asset %s: content-addressed assets need a bundle (atoll export the graph, then run the .atoll file)", ref)
 	}
 	if !filepath.IsAbs(ref) {
 		ref = filepath.Join(string(d), ref)

@@ -87,7 +87,7 @@ func Command(ctx context.Context, name string, args []string, stdout, stderr io.
 			broken = true
 			rep.Files = append(rep.Files, fr)
 			if !*asJSON {
-				fmt.Fprintf(stdout, "FAIL %s: %v\n", file, err)
+				fmt.Fprintf(stdout, "FAIL %v\n", err) // the error names the file
 			}
 			continue
 		}
@@ -159,7 +159,11 @@ func Command(ctx context.Context, name string, args []string, stdout, stderr io.
 		if *update {
 			updated = fmt.Sprintf(", %d updated", rep.Updated)
 		}
-		fmt.Fprintf(stdout, "%d passed, %d failed%s (%d test files) in %s\n", rep.Passed, rep.Failed, updated, len(files),
+		plural := "s"
+		if len(files) == 1 {
+			plural = ""
+		}
+		fmt.Fprintf(stdout, "%d passed, %d failed%s (%d test file%s) in %s\n", rep.Passed, rep.Failed, updated, len(files), plural,
 			time.Since(start).Round(10*time.Millisecond))
 	}
 	switch {

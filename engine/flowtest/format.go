@@ -95,6 +95,31 @@ type Expect struct {
 	Tally map[string]map[string]int64 `json:"tally,omitempty"`
 }
 
+// MarshalJSON keeps an empty Rows ("rows": [], no rows expected) apart from an absent one.
+func (e Expect) MarshalJSON() ([]byte, error) {
+	type plain Expect
+	return json.Marshal(struct {
+		Rows *[]json.RawMessage `json:"rows,omitempty"`
+		plain
+	}{rowsPtr(e.Rows), plain(e)})
+}
+
+// MarshalJSON keeps an empty Rows apart from an absent one.
+func (s Source) MarshalJSON() ([]byte, error) {
+	type plain Source
+	return json.Marshal(struct {
+		Rows *[]json.RawMessage `json:"rows,omitempty"`
+		plain
+	}{rowsPtr(s.Rows), plain(s)})
+}
+
+func rowsPtr(r []json.RawMessage) *[]json.RawMessage {
+	if r == nil {
+		return nil
+	}
+	return &r
+}
+
 // Counters are node metrics a test can require.
 type Counters struct {
 	RowsIn  *int64 `json:"rows_in,omitempty"`

@@ -111,20 +111,13 @@ func run(ctx context.Context, doc *graph.Document, t *Test, env Env, res *Result
 	if err != nil {
 		return err
 	}
-	r, err := engine.Build(plan.doc, engine.Options{Catalog: plan.catalog, Assets: env.Assets, Services: env.Services,
-		Headless: env.Headless, Log: env.Log})
-	if err != nil {
-		return err
-	}
 	timeout := time.Duration(t.TimeoutMS) * time.Millisecond
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	rctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("the run did not end within %v", timeout))
-	defer cancel()
-	r.Start(rctx)
-	if err := r.Wait(); err != nil {
-		return fmt.Errorf("run: %w", err)
+	r, err := execute(ctx, plan, env, timeout, nil)
+	if err != nil {
+		return err
 	}
 	res.metrics = r.Metrics()
 	res.got = map[string][]rows.Row{}
@@ -173,6 +166,44 @@ func run(ctx context.Context, doc *graph.Document, t *Test, env Env, res *Result
 		}
 	}
 	return nil
+}
+
+// errTimeout is the cause of a run that outlived its timeout.
+var errTimeout = errors.New("the run did not end")
+
+// execute builds and runs a rewritten graph. The run fails after timeout; when enough is given,
+// it is polled and the run is stopped (drained) once it reports true.
+func execute(ctx context.Context, p *plan, env Env, timeout time.Duration, enough func() bool) (*engine.Run, error) {
+	r, err := engine.Build(p.doc, engine.Options{Catalog: p.catalog, Assets: env.Assets, Services: env.Services,
+		Headless: env.Headless, Log: env.Log})
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w within %v", errTimeout, timeout))
+	defer cancel()
+	r.Start(rctx)
+	if enough != nil {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for {
+			select {
+			case <-r.Done():
+				break wait
+			case <-tick.C:
+				if enough() {
+					dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+					r.Stop(dctx)
+					dcancel()
+					break wait
+				}
+			}
+		}
+	}
+	if err := r.Wait(); err != nil && !errors.Is(err, engine.ErrStopped) {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	return r, nil
 }
 
 func num(n int64) json.RawMessage { b, _ := json.Marshal(n); return b }
@@ -273,12 +304,12 @@ func rewrite(doc *graph.Document, t *Test, env Env) (*plan, error) {
 			p.captures[target] = c
 			continue
 		}
+		if _, isNode := ids[target]; isNode {
+			return nil, fmt.Errorf("expect %q: node %q is not a sink: name one of its ports (%s.out)", target, target, target)
+		}
 		node, port, ok := cut(target)
 		i, found := ids[node]
 		if !ok || !found {
-			if found {
-				return nil, fmt.Errorf("expect %q: node %q is not a sink: name one of its ports (%s.out)", target, node, node)
-			}
 			return nil, fmt.Errorf("expect %q: no sink or node port of that name in the graph", target)
 		}
 		if spec, ok := env.Catalog.Lookup(doc.Nodes[i].Type); ok {
@@ -376,6 +407,10 @@ func replacement(n graph.Node, spec *engine.Spec, src Source, env Env) (*replace
 		path := src.File
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(env.Dir, path)
+		}
+		path, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
 		}
 		switch strings.ToLower(filepath.Ext(path)) {
 		case ".jsonl", ".ndjson":

@@ -21,6 +21,9 @@ type Document struct {
 	Name    string `json:"name"`
 	Nodes   []Node `json:"nodes"`
 	Edges   []Edge `json:"edges"`
+	// Parameters are the values the graph takes from where it runs; config strings refer to them
+	// as ${param:NAME} (see Substitute).
+	Parameters []Parameter `json:"parameters,omitempty"`
 }
 
 // Node is one node of a graph: its id, type (a catalog spec id), config and canvas position.

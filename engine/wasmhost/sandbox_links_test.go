@@ -37,12 +37,12 @@ func TestSandboxSymlinks(t *testing.T) {
 		}
 	}
 	link(filepath.Join(outside, "secret.txt"), "abs-file") // absolute, to a file outside
-	link(outside, "abs-dir")                                // absolute, to a directory outside
-	link("../outside/secret.txt", "rel-up")                 // relative, climbing out
-	link("sub/../../outside", "rel-dotdot")                 // ".." inside the link's target
-	link("sub", "in-dir")                                   // inside: allowed
-	link("sub/inner.txt", "in-file")                        // inside: allowed
-	link(filepath.Join(dir, "hello.txt"), "abs-in")         // absolute but inside: allowed
+	link(outside, "abs-dir")                               // absolute, to a directory outside
+	link("../outside/secret.txt", "rel-up")                // relative, climbing out
+	link("sub/../../outside", "rel-dotdot")                // ".." inside the link's target
+	link("sub", "in-dir")                                  // inside: allowed
+	link("sub/inner.txt", "in-file")                       // inside: allowed
+	link(filepath.Join(dir, "hello.txt"), "abs-in")        // absolute but inside: allowed
 
 	f := newFunction(t, "bad-snoop", wasmhost.Limits{}, wasmhost.FunctionConfig{InstanceConfig: wasmhost.InstanceConfig{AllowDir: dir}})
 	open := func(path string) (string, string) {

@@ -21,6 +21,7 @@ const pct = (xs, p) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] : NaN;
 };
 
+// fetch from this process carries the studio's token (e2e/lib.mjs adds it for started servers).
 async function api(base, method, path, body) {
   const res = await fetch(new URL(path, base), {
     method,

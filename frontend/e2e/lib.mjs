@@ -1,5 +1,12 @@
 // Shared by the end-to-end tests and the browser benchmarks: start `atoll serve` on a temporary
 // database, launch Debian's headless Chromium, and stop both at the end.
+//
+// The studio's API needs the per-start token that `atoll serve` prints (app/API.md "Access").
+// Tests get it for free: fetch() from this process to a started server carries it (unless the
+// request sets its own Authorization), and pages of a launched browser find it in
+// sessionStorage, where the studio keeps it after opening `…/#token=…` (so page.goto(url), any
+// path, works). `server.openURL` is the printed address with the token; `fetchWithoutToken` and
+// `launchBrowser({ token: false })` are for tests of the token itself.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +19,44 @@ export const artifactsDir = resolve(frontendDir, '..', 'artifacts', 'e2e');
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
+/** The sessionStorage key where the studio keeps its token (frontend/src/backend/token.ts). */
+export const TOKEN_KEY = 'atoll.token';
+
+/** Started servers ({ origin, token }) and launched browser contexts that get their tokens. */
+const servers = [];
+const seeded = new Set();
+
+/** Puts server's token into the sessionStorage of every page of context on its origin. */
+async function seedToken(context, server) {
+  await context.addInitScript(
+    ({ origin, token, key }) => {
+      if (location.origin === origin && !sessionStorage.getItem(key)) sessionStorage.setItem(key, token);
+    },
+    { origin: server.origin, token: server.token, key: TOKEN_KEY },
+  );
+}
+
+const nativeFetch = globalThis.fetch;
+
+/** fetch as it is, without the token: for tests that check a request without it is refused. */
+export const fetchWithoutToken = (input, init) => nativeFetch(input, init);
+
+/** The token of the started server that serves url ('' when none). */
+export function tokenFor(url) {
+  const origin = new URL(String(url)).origin;
+  return servers.find((s) => s.origin === origin)?.token ?? '';
+}
+
+// fetch() to a started server sends its token.
+globalThis.fetch = (input, init = {}) => {
+  const token = tokenFor(input instanceof Request ? input.url : input);
+  if (!token) return nativeFetch(input, init);
+  const headers = new Headers(input instanceof Request ? input.headers : undefined);
+  for (const [k, v] of new Headers(init.headers)) headers.set(k, v);
+  if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+  return nativeFetch(input, { ...init, headers });
+};
+
 /** Fails with a clear message when something the run needs is missing. */
 export function need(cond, msg) {
   if (!cond) {
@@ -22,7 +67,8 @@ export function need(cond, msg) {
 
 /**
  * Starts the studio server: the real binary (ATOLL_BIN, default ../bin/atoll) or, with
- * ATOLL_MOCK=1, the in-memory mock. Resolves { url, stop }.
+ * ATOLL_MOCK=1, the in-memory mock. Resolves { url, stop, output, token, openURL }: url is the
+ * served address ("http://127.0.0.1:PORT/"), openURL the one with "#token=" that it printed.
  */
 export async function startServer() {
   const tmp = mkdtempSync(join(tmpdir(), 'atoll-e2e-'));
@@ -39,14 +85,15 @@ export async function startServer() {
   }
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
   let out = '';
-  const url = await new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${cmd} did not print "atoll: serving http://..." within 20 s; output:\n${out}`)), 20000);
+  const [url, openURL] = await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${cmd} did not print "atoll: serving http://..." and "atoll: open http://...#token=..." within 20 s; output:\n${out}`)), 20000);
     const onData = (d) => {
       out += d.toString();
       const m = /atoll: serving (http:\/\/[^\s]+)/.exec(out);
-      if (m) {
+      const o = /atoll: open (http:\/\/[^\s#]+)#token=([^\s&]+)/.exec(out);
+      if (m && o) {
         clearTimeout(timer);
-        res(m[1].endsWith('/') ? m[1] : m[1] + '/');
+        res([m[1].endsWith('/') ? m[1] : m[1] + '/', `${o[1]}#token=${o[2]}`]);
       }
     };
     child.stdout.on('data', onData);
@@ -59,6 +106,10 @@ export async function startServer() {
       rej(new Error(`${cmd} exited with ${code} before serving; output:\n${out}`));
     });
   });
+  const token = openURL.split('#token=')[1];
+  const entry = { origin: new URL(url).origin, token };
+  servers.push(entry);
+  for (const context of seeded) await seedToken(context, entry);
   child.removeAllListeners('exit');
   // Never leave the server behind, even when this process is killed or fails.
   const killChild = () => child.exitCode === null && child.kill('SIGKILL');
@@ -79,12 +130,17 @@ export async function startServer() {
       });
     }
     rmSync(tmp, { recursive: true, force: true });
+    servers.splice(servers.indexOf(entry), 1);
   };
-  return { url, stop, output: () => out };
+  return { url, stop, output: () => out, token, openURL };
 }
 
-/** Launches headless Chromium with a fresh profile; never downloads a browser. Resolves { context, close }. */
-export async function launchBrowser({ viewport = { width: 1440, height: 900 } } = {}) {
+/**
+ * Launches headless Chromium with a fresh profile; never downloads a browser. Resolves
+ * { context, close }. Its pages get the token of every started server (token: false: none, as a
+ * browser that was never given the address with the token).
+ */
+export async function launchBrowser({ viewport = { width: 1440, height: 900 }, token = true } = {}) {
   need(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM)`);
   const profile = mkdtempSync(join(tmpdir(), 'atoll-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -102,7 +158,12 @@ export async function launchBrowser({ viewport = { width: 1440, height: 900 } } 
       '--disable-sync',
     ],
   });
+  if (token) {
+    for (const s of servers) await seedToken(context, s);
+    seeded.add(context);
+  }
   const close = async () => {
+    seeded.delete(context);
     await context.close().catch(() => {});
     rmSync(profile, { recursive: true, force: true });
   };

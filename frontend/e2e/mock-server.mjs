@@ -1,7 +1,7 @@
 // A small stand-in for `atoll serve`, implementing app/API.md in memory with a simulated engine.
 // For frontend development without the Go service (`node e2e/mock-server.mjs --addr 127.0.0.1:7300`)
 // and for component work; the committed end-to-end tests run against the real binary.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, normalize } from 'node:path';
@@ -292,10 +292,29 @@ function send(res, status, data) {
   res.end(JSON.stringify(data));
 }
 
+// The per-start token, as app/API.md "Access" describes it.
+const token = process.env.ATOLL_TOKEN || randomBytes(16).toString('hex');
+const TOKEN_PROTOCOL_PREFIX = 'atoll.token.';
+function authorized(req, url) {
+  if (req.headers.authorization === `Bearer ${token}`) return true;
+  const protos = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((x) => x.trim());
+  return protos.includes(TOKEN_PROTOCOL_PREFIX + token) || url.searchParams.get('token') === token;
+}
+let settings = { workspace: '/mock/workspace', allowed_dirs: [] };
+
 async function api(req, res, url) {
   const p = url.pathname.split('/').filter(Boolean).slice(1); // after "api"
   const m = req.method;
   const json = async () => JSON.parse((await body(req)).toString() || '{}');
+  if (!authorized(req, url)) return send(res, 401, { error: 'a token is required' });
+  if (p[0] === 'settings' && m === 'GET') return send(res, 200, settings);
+  if (p[0] === 'settings' && m === 'PUT') {
+    const dirs = (await json()).allowed_dirs ?? [];
+    const bad = dirs.find((d) => !String(d).startsWith('/'));
+    if (bad !== undefined) return send(res, 400, { error: `allowed directory "${bad}": want an absolute path` });
+    settings = { ...settings, allowed_dirs: [...new Set(dirs)] };
+    return send(res, 200, settings);
+  }
   const g = p[0] === 'graphs' && p[1] ? graphs.get(p[1]) : undefined;
   if (p[0] === 'graphs' && p[1] && !g) return send(res, 404, { error: `graph ${p[1]} not found` });
   if (m === 'GET' && p[0] === 'catalog') return send(res, 200, catalog);
@@ -373,7 +392,12 @@ const server = createServer(async (req, res) => {
   }
 });
 
-const wss = new WebSocketServer({ server, path: '/api/ws' });
+const wss = new WebSocketServer({
+  server,
+  path: '/api/ws',
+  verifyClient: ({ req }) => authorized(req, new URL(req.url, 'http://x')),
+  handleProtocols: (protocols) => (protocols.has('atoll.v1') ? 'atoll.v1' : false),
+});
 wss.on('connection', (ws) => {
   ws.subs = new Set();
   ws.taps = new Set();
@@ -395,7 +419,9 @@ wss.on('connection', (ws) => {
 const addrArg = process.argv.indexOf('--addr');
 const [host, port] = (addrArg > 0 ? process.argv[addrArg + 1] : '127.0.0.1:7300').split(':');
 server.listen(Number(port), host, () => {
-  console.log(`atoll: serving http://${host}:${server.address().port}/`);
+  const url = `http://${host}:${server.address().port}/`;
+  console.log(`atoll: serving ${url}`);
+  console.log(`atoll: open ${url}#token=${token} (API clients send Authorization: Bearer ${token})`);
 });
 process.on('SIGTERM', () => process.exit(0));
 process.on('SIGINT', () => process.exit(0));

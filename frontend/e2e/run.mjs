@@ -3,7 +3,10 @@
 //   node e2e/run.mjs            all scenarios
 //   node e2e/run.mjs invalid    scenarios whose name contains "invalid"
 import { join } from 'node:path';
+import { exportScenarios } from './export.mjs';
+import { accessScenarios } from './access.mjs';
 import { ensureArtifacts, launchBrowser, pickTypes, startServer } from './lib.mjs';
+import { flowTestScenarios } from './flowtests.mjs';
 
 const shots = ensureArtifacts();
 const filter = process.argv[2] ?? '';
@@ -293,6 +296,10 @@ const scenarios = {
     await page.close();
   },
 };
+
+Object.assign(scenarios, exportScenarios);
+Object.assign(scenarios, flowTestScenarios({ openStudio, assert, shots, T }));
+Object.assign(scenarios, accessScenarios);
 
 const server = await startServer();
 const { context, close } = await launchBrowser();

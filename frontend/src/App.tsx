@@ -5,6 +5,7 @@ import { GraphList } from './components/GraphList';
 import { LogPanel, ProblemsPanel } from './components/LogPanel';
 import { Palette } from './components/Palette';
 import { PreviewPanel } from './components/PreviewPanel';
+import { RecordTestButton } from './components/RecordTestButton';
 import { Toasts } from './components/Toasts';
 import { Toolbar } from './components/Toolbar';
 import { useStudio } from './store/store';
@@ -49,10 +50,15 @@ export function onKey(e: KeyboardEvent): void {
 // The forms (rjsf + ajv) and the side panels load after the canvas.
 const ConfigPanel = lazy(() => import('./components/ConfigPanel').then((m) => ({ default: m.ConfigPanel })));
 const HistoryPanel = lazy(() => import('./components/HistoryPanel').then((m) => ({ default: m.HistoryPanel })));
+const TestsPanel = lazy(() => import('./components/TestsPanel').then((m) => ({ default: m.TestsPanel })));
 const AssetManager = lazy(() => import('./components/AssetManager').then((m) => ({ default: m.AssetManager })));
+const ParamsPanel = lazy(() => import('./components/ParamsPanel').then((m) => ({ default: m.ParamsPanel })));
+const ExportDialog = lazy(() => import('./components/ExportDialog').then((m) => ({ default: m.ExportDialog })));
 
-type RightTab = 'config' | 'history' | 'assets';
-type BottomTab = 'preview' | 'log' | 'problems';
+const SettingsPanel = lazy(() => import('./components/SettingsPanel').then((m) => ({ default: m.SettingsPanel })));
+
+type RightTab = 'config' | 'history' | 'assets' | 'params' | 'settings';
+type BottomTab = 'preview' | 'log' | 'problems' | 'tests';
 
 export function App() {
   const [right, setRight] = useState<RightTab>('config');
@@ -62,6 +68,7 @@ export function App() {
   const nLogs = useStudio((s) => s.logs.length);
   const preview = useStudio((s) => s.preview);
   const run = useStudio((s) => s.run);
+  const exportOpen = useStudio((s) => s.exportOpen);
   const title = useStudio((s) => (s.info ? `${s.dirty() ? '● ' : ''}${s.info.name} — Atoll Studio` : 'Atoll Studio'));
   useEffect(() => {
     document.title = title;
@@ -116,7 +123,11 @@ export function App() {
               <button className={bottom === 'problems' ? 'on' : ''} onClick={() => (setBottom('problems'), setBottomOpen(true))} data-testid="tab-problems">
                 Problems{nProblems ? ` (${nProblems})` : ''}
               </button>
+              <button className={bottom === 'tests' ? 'on' : ''} onClick={() => (setBottom('tests'), setBottomOpen(true))} data-testid="tab-tests">
+                Tests
+              </button>
               <span className="grow" />
+              <RecordTestButton onRecorded={() => (setBottom('tests'), setBottomOpen(true))} />
               <button className="icon" onClick={() => setBottomOpen(!bottomOpen)} title={bottomOpen ? 'Collapse' : 'Expand'}>
                 {bottomOpen ? '▾' : '▴'}
               </button>
@@ -126,6 +137,11 @@ export function App() {
                 {bottom === 'preview' && <PreviewPanel />}
                 {bottom === 'log' && <LogPanel />}
                 {bottom === 'problems' && <ProblemsPanel />}
+                {bottom === 'tests' && (
+                  <Suspense fallback={<div className="panel-empty">Loading…</div>}>
+                    <TestsPanel />
+                  </Suspense>
+                )}
               </div>
             )}
           </div>
@@ -141,15 +157,27 @@ export function App() {
             <button className={right === 'assets' ? 'on' : ''} onClick={() => setRight('assets')} data-testid="tab-assets">
               Assets
             </button>
+            <button className={right === 'params' ? 'on' : ''} onClick={() => setRight('params')} data-testid="tab-params">
+              Params
+            <button className={right === 'settings' ? 'on' : ''} onClick={() => setRight('settings')} data-testid="tab-settings" title="Settings: the directories graphs may use">
+              Settings
+            </button>
           </div>
           <div className="right-body">
             <Suspense fallback={<div className="panel-empty">Loading…</div>}>
               {right === 'config' && <ConfigPanel />}
               {right === 'history' && <HistoryPanel />}
               {right === 'assets' && <AssetManager />}
+              {right === 'params' && <ParamsPanel />}
+              {right === 'settings' && <SettingsPanel />}
             </Suspense>
           </div>
         </aside>
+        {exportOpen && (
+          <Suspense fallback={null}>
+            <ExportDialog />
+          </Suspense>
+        )}
         <Toasts />
       </div>
     </ReactFlowProvider>

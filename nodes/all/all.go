@@ -7,4 +7,7 @@ import (
 	_ "github.com/atoll-studio/atoll/nodes/audio"
 	_ "github.com/atoll-studio/atoll/nodes/core"
 	_ "github.com/atoll-studio/atoll/nodes/function"
+	_ "github.com/atoll-studio/atoll/nodes/http"
+	_ "github.com/atoll-studio/atoll/nodes/mqtt"
+	_ "github.com/atoll-studio/atoll/nodes/sqlite"
 )

@@ -99,10 +99,10 @@ func TestSpecFieldsMatchDefaults(t *testing.T) {
 		}
 		tags := map[string]reflect.Type{}
 		var order []string
-		for i := 0; i < typ.NumField(); i++ {
-			f := typ.Field(i)
+		// VisibleFields includes the fields of embedded structs, which encoding/json promotes.
+		for _, f := range reflect.VisibleFields(typ) {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "-" || !f.IsExported() {
+			if f.Anonymous || name == "-" || !f.IsExported() {
 				continue
 			}
 			if name == "" {

@@ -35,7 +35,7 @@ var wavSourceSpec = engine.Spec{
 	Headless: true,
 	Outputs:  []engine.Port{{Name: "out", Type: PortType, Doc: "audio rows"}},
 	Fields: []engine.Field{
-		{Name: "path", Type: "string", Doc: "WAV asset (SHA-256) or file path", Required: true, Format: "asset", AssetKind: "wav"},
+		{Name: "path", Type: "string", Doc: "WAV asset (SHA-256) or file path", Required: true, Format: "asset", AssetKind: "wav", Path: true},
 		{Name: "frame", Type: "integer", Doc: "samples per row", Default: 4096, Min: engine.Num(1), Max: engine.Num(1 << 20)},
 		{Name: "channel", Type: "integer", Doc: "channel to keep (0-based); -1 mixes all to mono", Default: -1, Min: engine.Num(-1)},
 		{Name: "realtime", Type: "boolean", Doc: "pace rows at the recording's speed", Default: false},

@@ -38,7 +38,7 @@ fsynced when the run ends. A relative ` + "`path`" + ` resolves against the dire
 	Headless: true,
 	Inputs:   []engine.Port{{Name: "in", Type: "any", Required: true}},
 	Fields: []engine.Field{
-		{Name: "path", Type: "string", Doc: "file to write (relative: to the graph file's directory)", Required: true,
+		{Name: "path", Type: "string", Doc: "file to write (relative: to the graph file's directory)", Required: true, Path: true,
 			Schema: map[string]any{"type": "string", "minLength": 1}},
 		{Name: "format", Type: "string", Doc: "auto (by extension), jsonl or csv", Default: "auto", Enum: []any{"auto", "jsonl", "csv"}},
 		{Name: "mode", Type: "string", Doc: "append to the file or truncate it first", Default: "append", Enum: []any{"append", "truncate"}},

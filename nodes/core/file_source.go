@@ -50,11 +50,12 @@ starts again from the top when the file is truncated and switches to the new fil
 rotated (after draining the old one). A last line without a newline is held until it is complete.
 
 Metrics: ` + "`progress`" + ` (bytes read / file size, when not following) and ` + "`acked_offset`" + `, the
-byte offset up to which every row has reached every sink (at-least-once; not persisted yet).`,
+byte offset up to which every row has reached every sink (at-least-once). Under ` + "`atoll-runner --state`" + `
+it is kept in the state directory, and a restarted runner (or a live update) continues from it.`,
 	Headless: true,
 	Outputs:  []engine.Port{{Name: "out", Type: "rows"}},
 	Fields: []engine.Field{
-		{Name: "path", Type: "string", Doc: "file to read (relative: to the graph file's directory)", Required: true,
+		{Name: "path", Type: "string", Doc: "file to read (relative: to the graph file's directory)", Required: true, Path: true,
 			Schema: map[string]any{"type": "string", "minLength": 1}},
 		{Name: "format", Type: "string", Doc: "auto (by extension), jsonl or csv", Default: "auto", Enum: []any{"auto", "jsonl", "csv"}},
 		{Name: "follow", Type: "boolean", Doc: "keep reading appended lines until stopped (tail -f)", Default: false},
@@ -79,7 +80,8 @@ byte offset up to which every row has reached every sink (at-least-once; not per
 		if err != nil {
 			return nil, err
 		}
-		return &fileSource{cfg: cfg, path: resolvePath(bc, cfg.Path)}, nil
+		cp, _ := bc.Services[CheckpointService].(Checkpoints)
+		return &fileSource{cfg: cfg, path: resolvePath(bc, cfg.Path), node: bc.NodeID, cp: cp}, nil
 	},
 }
 
@@ -146,6 +148,8 @@ type fileSource struct {
 	path   string // resolved
 	format string
 	acks   offsetAcks
+	node   string      // node id: the checkpoint's key
+	cp     Checkpoints // nil: positions are not kept
 }
 
 func (s *fileSource) Validate() error {
@@ -187,7 +191,10 @@ func (s *fileSource) Run(ctx context.Context, out engine.Output) error {
 		}
 	}
 	r := &fileReader{src: s, out: out, poll: time.Duration(s.cfg.PollMS) * time.Millisecond}
-	s.acks.gauge = func(v int64) { out.Gauge("acked_offset", float64(v)) }
+	s.acks.gauge = func(v int64) {
+		out.Gauge("acked_offset", float64(v))
+		s.saveOffset(v)
+	}
 	return r.run(ctx)
 }
 
@@ -235,6 +242,9 @@ func (r *fileReader) run(ctx context.Context) error {
 		}
 	}()
 	if err := r.open(ctx); err != nil || r.f == nil {
+		return err
+	}
+	if err := r.resume(); err != nil {
 		return err
 	}
 	rotated := false
@@ -358,6 +368,35 @@ func (r *fileReader) open(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// resume moves past what a previous run acknowledged (see checkpoint.go). A CSV file's header is
+// read first; line numbers in error rows then count from the resume point.
+func (r *fileReader) resume() error {
+	off := r.src.resumeOffset(r.info.Size())
+	if off == 0 {
+		return nil
+	}
+	if r.src.format == "csv" {
+		for r.header == nil {
+			line, err := r.br.ReadSlice('\n')
+			if err != nil && err != io.EOF {
+				return fmt.Errorf("file %s: read the header: %w", r.src.cfg.Path, err)
+			}
+			r.handleLine(bytes.TrimSuffix(line, []byte("\n")))
+			if err == io.EOF {
+				break
+			}
+		}
+	}
+	if _, err := r.f.Seek(off, io.SeekStart); err != nil {
+		return fmt.Errorf("file %s: seek to the checkpoint at byte %d: %w", r.src.cfg.Path, off, err)
+	}
+	r.br.Reset(r.f)
+	r.off = off
+	r.src.acks.resume(off)
+	r.out.Log("info", fmt.Sprintf("file %s: resuming at byte %d (checkpoint)", r.src.cfg.Path, off))
+	return nil
 }
 
 // sleep waits for d and reports false when ctx ended first.
@@ -755,6 +794,13 @@ func (a *offsetAcks) ack(seq uint64) {
 	if moved && g != nil {
 		g(v)
 	}
+}
+
+// resume starts the acknowledged offset at off (a checkpoint) before any batch.
+func (a *offsetAcks) resume(off int64) {
+	a.mu.Lock()
+	a.acked = off
+	a.mu.Unlock()
 }
 
 func (a *offsetAcks) offset() int64 {

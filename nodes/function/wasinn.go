@@ -29,9 +29,9 @@ const nnDocs = "\n\n**Inference (wasi-nn).** `models` maps names to `.tflite` as
 
 // nnFields are function.wasm's wasi-nn and files config fields.
 var nnFields = []engine.Field{
-	{Name: "models", Type: "object", Doc: "models the function loads by name with wasi-nn: name → .tflite asset (SHA-256 or path)",
+	{Name: "models", Type: "object", Path: true, Doc: "models the function loads by name with wasi-nn: name → .tflite asset (SHA-256 or path)",
 		Schema: map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string", "format": "asset", "x-asset-kind": "tflite"}}},
-	{Name: "files", Type: "object", Doc: "read-only files the function sees at /<name>: name → asset (SHA-256 or path); exclusive with allow_dir",
+	{Name: "files", Type: "object", Path: true, Doc: "read-only files the function sees at /<name>: name → asset (SHA-256 or path); exclusive with allow_dir",
 		Schema: map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string", "format": "asset"}}},
 	{Name: "nn_threads", Type: "integer", Default: 1, Min: engine.Num(0), Max: engine.Num(256),
 		Doc: "goroutines one wasi-nn compute may use (0: all cores)"},

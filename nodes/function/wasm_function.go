@@ -47,7 +47,7 @@ var wasmSpec = engine.Spec{
 	Inputs:   []engine.Port{{Name: "in", Type: "any", Required: true}},
 	Outputs:  []engine.Port{{Name: "out", Type: "rows", Doc: "the function's output rows"}},
 	Fields: []engine.Field{
-		{Name: "module", Type: "string", Format: "asset", AssetKind: "wasm", Required: true,
+		{Name: "module", Type: "string", Format: "asset", AssetKind: "wasm", Required: true, Path: true,
 			Doc: "the WebAssembly module: an asset SHA-256 or a path"},
 		{Name: "config", Type: "object", Doc: "the function's own config, passed to its atoll_init as JSON"},
 		{Name: "memory_pages", Type: "integer", Default: wasmhost.DefaultMemoryPages, Min: engine.Num(1), Max: engine.Num(65536),
@@ -56,7 +56,8 @@ var wasmSpec = engine.Spec{
 			Doc: "bound on each call's CPU time, in milliseconds (wall time: 10 × this)"},
 		{Name: "instances", Type: "integer", Default: wasmhost.DefaultInstances, Min: engine.Num(1), Max: engine.Num(64),
 			Doc: "instances (workers) running batches in parallel"},
-		{Name: "allow_dir", Type: "string", Doc: "a host directory the function may read (read-only, mounted at /); empty grants no files"},
+		{Name: "allow_dir", Type: "string", Path: true,
+			Doc: "a host directory the function may read (read-only, mounted at /; links are followed only inside it); empty grants no files"},
 	},
 	Examples: []engine.Example{
 		{Name: "moment of the day", Config: json.RawMessage(`{"module":"examples/functions/build/go-moment.wasm"}`)},

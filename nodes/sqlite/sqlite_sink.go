@@ -65,7 +65,7 @@ runner on every target.`,
 	Headless: true,
 	Inputs:   []engine.Port{{Name: "in", Type: "any", Required: true}},
 	Fields: []engine.Field{
-		{Name: "path", Type: "string", Doc: "database file (relative: to the graph file's directory)", Required: true,
+		{Name: "path", Type: "string", Doc: "database file (relative: to the graph file's directory)", Required: true, Path: true,
 			Schema: map[string]any{"type": "string", "minLength": 1}},
 		{Name: "table", Type: "string", Doc: "table to insert into (created when missing)", Default: "rows",
 			Schema: map[string]any{"type": "string", "minLength": 1, "maxLength": 128}},

@@ -3,6 +3,11 @@ import {
   APIError,
   type AssetInfo,
   type Backend,
+  type ExportOptions,
+  type ExportPlan,
+  type ExportRequest,
+  type KeyInfo,
+  type SavedBundle,
   type GraphDiff,
   type GraphDoc,
   type GraphInfo,
@@ -12,26 +17,38 @@ import {
   type RunHandlers,
   type RunInfo,
   type ServerEvent,
+  type Settings,
   type Unsubscribe,
   type VersionInfo,
 } from './types';
+import type { FlowTest, GraphTest, RecordRequest, TestInfo, TestRun } from './tests';
 
-/** Backend over HTTP and the /api/ws WebSocket of `atoll serve`. */
+/** The WebSocket subprotocol the server answers with; the token rides as a second one. */
+export const WS_PROTOCOL = 'atoll.v1';
+export const TOKEN_PROTOCOL_PREFIX = 'atoll.token.';
+
+/**
+ * Backend over HTTP and the /api/ws WebSocket of `atoll serve`. Every call carries the studio's
+ * token (see token.ts): a bearer header, the WebSocket subprotocol, or `?token=` on asset links.
+ */
 export class HttpBackend implements Backend {
   readonly kind = 'http' as const;
   private base: string;
+  private token: string;
   private router = new EventRouter();
   private ws: WebSocket | null = null;
   private open = false;
   private queue: string[] = [];
   private retry = 0;
 
-  constructor(base = '') {
+  constructor(base = '', token = '') {
     this.base = base.replace(/\/$/, '');
+    this.token = token;
   }
 
   private async req<T>(method: string, path: string, body?: unknown): Promise<T> {
     const init: RequestInit = { method, headers: {} };
+    if (this.token) (init.headers as Record<string, string>)['Authorization'] = `Bearer ${this.token}`;
     if (body instanceof FormData) {
       init.body = body;
     } else if (body !== undefined) {
@@ -63,6 +80,12 @@ export class HttpBackend implements Backend {
   }
 
   catalog = () => this.req<NodeSpec[]>('GET', '/api/catalog');
+  listTests = (id: string) => this.req<GraphTest[]>('GET', `/api/graphs/${enc(id)}/tests`);
+  saveTest = (id: string, test: FlowTest) => this.req<TestInfo>('PUT', `/api/graphs/${enc(id)}/tests`, { test });
+  deleteTest = (id: string, name: string) => this.req<void>('DELETE', `/api/graphs/${enc(id)}/tests/${enc(name)}`);
+  recordTest = (req: RecordRequest) => this.req<FlowTest>('POST', '/api/tests/record', req);
+  runTests = (id: string, document: GraphDoc, names?: string[]) =>
+    this.req<TestRun>('POST', `/api/graphs/${enc(id)}/tests/run`, names ? { document, names } : { document });
   listGraphs = () => this.req<GraphInfo[]>('GET', '/api/graphs');
   createGraph = (name: string, document?: GraphDoc) =>
     this.req<GraphInfo>('POST', '/api/graphs', document ? { name, document } : { name });
@@ -92,6 +115,44 @@ export class HttpBackend implements Backend {
     if (kind) fd.append('kind', kind);
     return this.req<AssetInfo>('POST', '/api/assets', fd);
   };
+  assetURL = (sha256: string) =>
+    `${this.base}/api/assets/${enc(sha256)}${this.token ? `?token=${encodeURIComponent(this.token)}` : ''}`;
+  getSettings = () => this.req<Settings>('GET', '/api/settings');
+  setAllowedDirs = (dirs: string[]) => this.req<Settings>('PUT', '/api/settings', { allowed_dirs: dirs });
+
+  exportOptions = () => this.req<ExportOptions>('GET', '/api/bundles/options');
+  previewBundle = (req: ExportRequest) => this.req<ExportPlan>('POST', '/api/bundles/preview', req);
+  signingKey = () => this.req<KeyInfo>('GET', '/api/keys/signing');
+  exportKeyPair = async () => (await this.req<{ pair: string }>('GET', '/api/keys/signing/pair')).pair;
+  importKeyPair = (pair: string) => this.req<KeyInfo>('PUT', '/api/keys/signing', { pair });
+
+  /** Fetches the bundle and hands it to the browser as a download named by the server. */
+  saveBundle = async (req: ExportRequest): Promise<SavedBundle> => {
+    let res: Response;
+    try {
+      res = await fetch(this.base + '/api/bundles', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(req),
+      });
+    } catch (err) {
+      throw new APIError(`POST /api/bundles: ${(err as Error).message}`);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let d: { error?: string; problems?: Problem[] } = {};
+      try {
+        d = JSON.parse(text);
+      } catch {
+        /* not JSON */
+      }
+      throw new APIError(d.error ?? (text || `${res.status} ${res.statusText}`), res.status, d.problems ?? []);
+    }
+    const blob = await res.blob();
+    const name = fileName(res.headers.get('Content-Disposition')) ?? 'graph.atoll';
+    offerDownload(name, blob);
+    return { file_name: name, size: blob.size, sha256: res.headers.get('X-Atoll-Bundle-SHA256') ?? '' };
+  };
 
   subscribe(run: string, handlers: RunHandlers): Unsubscribe {
     if (this.router.addRun(run, handlers)) this.send({ type: 'subscribe', run });
@@ -119,7 +180,9 @@ export class HttpBackend implements Backend {
     if (this.ws) return;
     const u = new URL(this.base + '/api/ws', window.location.href);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(u.toString());
+    const ws = this.token
+      ? new WebSocket(u.toString(), [WS_PROTOCOL, TOKEN_PROTOCOL_PREFIX + this.token])
+      : new WebSocket(u.toString());
     this.ws = ws;
     ws.onopen = () => {
       this.open = true;
@@ -153,6 +216,32 @@ export class HttpBackend implements Backend {
       }, delay);
     };
   }
+}
+
+/** Hands a blob to the browser as a download named name. */
+export function offerDownload(name: string, blob: Blob): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+/** The file name of a Content-Disposition header (`filename="x"` or RFC 5987 `filename*=`). */
+export function fileName(cd: string | null): string | null {
+  if (!cd) return null;
+  const star = /filename\*=(?:UTF-8|utf-8)''([^;]+)/.exec(cd);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim());
+    } catch {
+      /* fall through */
+    }
+  }
+  const m = /filename="((?:[^"\\]|\\.)*)"/.exec(cd) ?? /filename=([^;]+)/.exec(cd);
+  return m ? m[1].replace(/\\(.)/g, '$1').trim() : null;
 }
 
 function enc(s: string): string {

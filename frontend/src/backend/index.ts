@@ -1,4 +1,5 @@
 import { HttpBackend } from './http';
+import { takeToken } from './token';
 import type { Backend } from './types';
 import { WailsBackend } from './wails';
 
@@ -6,7 +7,8 @@ import { WailsBackend } from './wails';
 export function pickBackend(): Backend {
   const svc = typeof window !== 'undefined' ? window.go?.app?.Service : undefined;
   if (svc) return new WailsBackend(svc, window.runtime);
-  return new HttpBackend('');
+  return new HttpBackend('', takeToken());
 }
 
 export * from './types';
+export * from './tests';

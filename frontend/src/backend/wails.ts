@@ -3,6 +3,11 @@ import {
   APIError,
   type AssetInfo,
   type Backend,
+  type ExportOptions,
+  type ExportPlan,
+  type ExportRequest,
+  type KeyInfo,
+  type SavedBundle,
   type GraphDiff,
   type GraphDoc,
   type GraphInfo,
@@ -12,9 +17,11 @@ import {
   type RunHandlers,
   type RunInfo,
   type ServerEvent,
+  type Settings,
   type Unsubscribe,
   type VersionInfo,
 } from './types';
+import type { FlowTest, GraphTest, RecordRequest, TestInfo, TestRun } from './tests';
 
 /**
  * The bound methods of app.Service in the Wails window: the Backend methods in PascalCase with
@@ -42,10 +49,23 @@ export type WailsService = {
   StopRun(id: string): Promise<RunInfo>;
   ListAssets(): Promise<AssetInfo[]>;
   UploadAsset(name: string, kind: string, data: string): Promise<AssetInfo>;
+  ExportOptions(): Promise<ExportOptions>;
+  PreviewBundle(req: ExportRequest): Promise<ExportPlan>;
+  SaveBundle(req: ExportRequest): Promise<SavedBundle>;
+  SigningKey(): Promise<KeyInfo>;
+  ExportKeyPair(): Promise<string>;
+  ImportKeyPair(pair: string): Promise<KeyInfo>;
+  GetSettings(): Promise<Settings>;
+  SetAllowedDirs(dirs: string[]): Promise<Settings>;
   Subscribe(run: string): Promise<void>;
   Unsubscribe(run: string): Promise<void>;
   Tap(run: string, node: string, port: string): Promise<void>;
   Untap(run: string, node: string, port: string): Promise<void>;
+  ListTests(graphID: string): Promise<GraphTest[]>;
+  SaveTest(graphID: string, test: FlowTest): Promise<TestInfo>;
+  DeleteTest(graphID: string, name: string): Promise<void>;
+  RecordTest(req: RecordRequest): Promise<FlowTest>;
+  RunTests(graphID: string, document: GraphDoc, names: string[] | null): Promise<TestRun>;
 };
 
 type WailsRuntime = { EventsOn(name: string, cb: (...data: unknown[]) => void): (() => void) | void };
@@ -83,6 +103,11 @@ export class WailsBackend implements Backend {
   }
 
   catalog = () => this.call(this.svc.Catalog());
+  listTests = (id: string) => this.call(this.svc.ListTests(id));
+  saveTest = (id: string, test: FlowTest) => this.call(this.svc.SaveTest(id, test));
+  deleteTest = (id: string, name: string) => this.call(this.svc.DeleteTest(id, name));
+  recordTest = (req: RecordRequest) => this.call(this.svc.RecordTest(req));
+  runTests = (id: string, document: GraphDoc, names?: string[]) => this.call(this.svc.RunTests(id, document, names ?? null));
   listGraphs = () => this.call(this.svc.ListGraphs());
   createGraph = (name: string, document?: GraphDoc) => this.call(this.svc.CreateGraph(name, document ?? null));
   getGraph = (id: string) => this.call(this.svc.GetGraph(id));
@@ -103,6 +128,18 @@ export class WailsBackend implements Backend {
   listAssets = () => this.call(this.svc.ListAssets());
   uploadAsset = async (file: Blob, name: string, kind?: string) =>
     this.call(this.svc.UploadAsset(name, kind ?? '', await toBase64(file)));
+  // The window's asset server answers /api/ paths itself, from the window only: no token.
+  assetURL = (sha256: string) => `api/assets/${encodeURIComponent(sha256)}`;
+  getSettings = () => this.call(this.svc.GetSettings());
+  setAllowedDirs = (dirs: string[]) => this.call(this.svc.SetAllowedDirs(dirs));
+
+  exportOptions = () => this.call(this.svc.ExportOptions());
+  previewBundle = (req: ExportRequest) => this.call(this.svc.PreviewBundle(req));
+  /** The service opens the window's save dialog and writes the file where the user says. */
+  saveBundle = (req: ExportRequest) => this.call(this.svc.SaveBundle(req));
+  signingKey = () => this.call(this.svc.SigningKey());
+  exportKeyPair = () => this.call(this.svc.ExportKeyPair());
+  importKeyPair = (pair: string) => this.call(this.svc.ImportKeyPair(pair));
 
   subscribe(run: string, handlers: RunHandlers): Unsubscribe {
     if (this.router.addRun(run, handlers)) void this.svc.Subscribe?.(run)?.catch(() => {});

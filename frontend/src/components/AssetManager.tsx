@@ -10,7 +10,7 @@ function size(n: number): string {
 /** Content-addressed assets: Wasm modules, TFLite models, label files, WAV recordings. */
 export function AssetManager() {
   const assets = useStudio((s) => s.assets);
-  const backendKind = useStudio((s) => s.backend?.kind);
+  const backend = useStudio((s) => s.backend);
   const [kind, setKind] = useState('');
   const file = useRef<HTMLInputElement>(null);
   useEffect(() => {
@@ -57,8 +57,8 @@ export function AssetManager() {
           {assets.map((a) => (
             <tr key={a.sha256} data-testid={`asset-${a.sha256}`}>
               <td>
-                {backendKind === 'http' ? (
-                  <a href={`api/assets/${a.sha256}`} download={a.name}>
+                {backend ? (
+                  <a href={backend.assetURL(a.sha256)} download={a.name}>
                     {a.name}
                   </a>
                 ) : (

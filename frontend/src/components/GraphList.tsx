@@ -2,7 +2,7 @@ import { useRef, useState } from 'react';
 import type { GraphDoc } from '../backend/types';
 import { useStudio } from '../store/store';
 
-/** Graphs: new, open, rename (double-click), duplicate, delete, import and export as JSON. */
+/** Graphs: new, open, rename (double-click), duplicate, delete, import and export as JSON (bundles: the toolbar). */
 export function GraphList() {
   const graphs = useStudio((s) => s.graphs);
   const current = useStudio((s) => s.info?.id);
@@ -33,7 +33,7 @@ export function GraphList() {
           Import
         </button>
         <button className="small" onClick={exportDoc} disabled={!current} data-testid="export-graph" title="Download the graph JSON">
-          Export
+          Export JSON
         </button>
         <input
           ref={file}

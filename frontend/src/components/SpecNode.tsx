@@ -93,6 +93,17 @@ function SpecNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           {m.rtf !== undefined && <span title="real-time factor">rtf {m.rtf.toFixed(2)}</span>}
         </div>
       )}
+      {m?.status && Object.keys(m.status).length > 0 && (
+        <div className="atoll-node-status" data-testid={`status-${id}`}>
+          {Object.entries(m.status)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([k, v]) => (
+              <div key={k} className={`st-${k}${v === 'reconnecting' ? ' bad' : ''}`} title={`${k}: ${v}`}>
+                {k === 'last_error' ? 'last error' : k}: {v}
+              </div>
+            ))}
+        </div>
+      )}
       {m?.progress !== undefined && (
         <div className="atoll-node-progress">
           <div style={{ width: `${Math.round(Math.min(1, Math.max(0, m.progress)) * 100)}%` }} />

@@ -51,6 +51,9 @@ export function Toolbar() {
       <button className="danger" onClick={() => void st().stopRun()} disabled={!running || run?.status === 'stopping'} data-testid="stop">
         ■ Stop
       </button>
+      <button onClick={() => st().setExportOpen(true)} disabled={!info} data-testid="export-bundle" title="Export a signed bundle for atoll-runner">
+        Export bundle…
+      </button>
       {busy && <span className="status">{busy}…</span>}
       {run && (
         <span className={`status run-${run.status}`} data-testid="run-status" title={run.error ?? ''}>

@@ -90,6 +90,21 @@ describe('SpecNode', () => {
     expect(screen.getByTestId('node-state-map-1').textContent).toBe('running');
     expect(screen.getByTestId('problem-map-1').textContent).toBe('port in: required input is not connected');
     expect(screen.getByTestId('node-map-1').className).toContain('has-problems');
+    expect(screen.queryByTestId('status-map-1')).toBeNull();
+    // A connector's status texts (source.mqtt: connection, last_error) are shown on the node.
+    act(() => {
+      useStudio.setState({
+        metrics: {
+          'map-1': {
+            state: 'running', rows_in: 10, rows_out: 12345, errors: 2, queue_depth: 3, rows_per_s: 1500, latency_ms: 1,
+            status: { connection: 'reconnecting', last_error: 'connect: connection refused' },
+          },
+        },
+      });
+    });
+    const status = screen.getByTestId('status-map-1');
+    expect(status.textContent).toContain('connection: reconnecting');
+    expect(status.textContent).toContain('last error: connect: connection refused');
   });
 });
 

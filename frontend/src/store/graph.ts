@@ -1,7 +1,7 @@
 // Pure functions between the graph document (what storage saves and the engine runs) and the
 // canvas (xyflow nodes and edges). The canvas never leaves the browser: saving builds a GraphDoc.
 import type { Connection, Edge, Node } from '@xyflow/react';
-import type { GraphDoc, GraphEdge, GraphNode, JSONSchema, NodeSpec, PortSpec } from '../backend/types';
+import type { GraphDoc, GraphEdge, GraphNode, GraphParam, JSONSchema, NodeSpec, PortSpec } from '../backend/types';
 
 /** Serialisable data of a canvas node: its type and config; everything else comes from the spec. */
 export type NodeData = { type: string; config: Record<string, unknown> };
@@ -49,12 +49,18 @@ export function docToFlow(doc: GraphDoc): { nodes: FlowNode[]; edges: FlowEdge[]
   };
 }
 
-/** Builds the graph document from the canvas, with the key order the document uses. */
-export function flowToDoc(meta: { id: string; name: string }, nodes: FlowNode[], edges: FlowEdge[]): GraphDoc {
+/** Builds the graph document from the canvas (and the graph's parameters), with the key order the document uses. */
+export function flowToDoc(
+  meta: { id: string; name: string },
+  nodes: FlowNode[],
+  edges: FlowEdge[],
+  parameters: GraphParam[] = [],
+): GraphDoc {
   return {
     version: 1,
     id: meta.id,
     name: meta.name,
+    ...(parameters.length ? { parameters } : {}),
     nodes: nodes.map((n) => ({
       id: n.id,
       type: n.data.type,

@@ -8,6 +8,7 @@ import {
   type Backend,
   type GraphDoc,
   type GraphInfo,
+  type GraphParam,
   type LogEvent,
   type NodeMetrics,
   type NodeSpec,
@@ -26,6 +27,7 @@ import {
   type FlowEdge,
   type FlowNode,
 } from './graph';
+import { createTestsSlice, type TestsSlice } from './tests';
 
 type Snapshot = { nodes: FlowNode[]; edges: FlowEdge[] };
 export type Toast = { id: number; kind: 'info' | 'error' | 'ok'; text: string };
@@ -35,7 +37,7 @@ const HISTORY_LIMIT = 200;
 const LOG_LIMIT = 1000;
 const COALESCE_MS = 800;
 
-export type Studio = {
+export type Studio = TestsSlice & {
   backend: Backend | null;
   catalog: NodeSpec[];
   specs: Record<string, NodeSpec>;
@@ -60,6 +62,10 @@ export type Studio = {
   assets: AssetInfo[];
   /** Bumped when the versions of the open graph change (save, restore). */
   versionsTick: number;
+  /** The open graph's parameters (part of its document). */
+  params: GraphParam[];
+  /** The export dialog is open. */
+  exportOpen: boolean;
 
   init(backend: Backend): Promise<void>;
   setCatalog(specs: NodeSpec[]): void;
@@ -95,14 +101,17 @@ export type Studio = {
   setPreview(p: Preview | null): void;
   refreshAssets(): Promise<void>;
   uploadAsset(file: File, kind?: string): Promise<AssetInfo | null>;
+  setParams(params: GraphParam[]): void;
+  setExportOpen(open: boolean): void;
   toast(text: string, kind?: Toast['kind']): void;
   dismissToast(id: number): void;
 };
 
 let toastSeq = 0;
-let dirtyMemo: { nodes: unknown; edges: unknown; info: unknown; saved: string; dirty: boolean } = {
+let dirtyMemo: { nodes: unknown; edges: unknown; params: unknown; info: unknown; saved: string; dirty: boolean } = {
   nodes: null,
   edges: null,
+  params: null,
   info: null,
   saved: '',
   dirty: false,
@@ -163,10 +172,13 @@ const initial = {
   busy: null,
   assets: [],
   versionsTick: 0,
+  params: [] as GraphParam[],
+  exportOpen: false,
 };
 
 export const useStudio = create<Studio>()((set, get) => ({
   ...initial,
+  ...createTestsSlice(set, get), // store/tests.ts
 
   async init(backend) {
     set({ backend });
@@ -226,7 +238,8 @@ export const useStudio = create<Studio>()((set, get) => ({
   loadDoc(info, doc) {
     performance.mark?.('atoll:loadDoc');
     const { nodes, edges } = docToFlow(doc);
-    const d = flowToDoc(info, nodes, edges);
+    const params = doc.parameters ?? [];
+    const d = flowToDoc(info, nodes, edges, params);
     // Figures of a run of another graph do not belong on this one.
     const run = get().run;
     if (run && run.graph_id && run.graph_id !== info.id) set({ metrics: {} });
@@ -234,6 +247,7 @@ export const useStudio = create<Studio>()((set, get) => ({
       info,
       nodes,
       edges,
+      params,
       savedJSON: JSON.stringify(d),
       past: [],
       future: [],
@@ -280,7 +294,7 @@ export const useStudio = create<Studio>()((set, get) => ({
       if (get().info?.id === id) {
         const next = get().graphs[0];
         if (next) await get().openGraph(next.id);
-        else set({ info: null, nodes: [], edges: [], past: [], future: [], savedJSON: '' });
+        else set({ info: null, nodes: [], edges: [], params: [], past: [], future: [], savedJSON: '' });
       }
     } catch (err) {
       get().toast(`delete: ${errText(err)}`, 'error');
@@ -303,16 +317,22 @@ export const useStudio = create<Studio>()((set, get) => ({
   },
 
   doc() {
-    const { info, nodes, edges } = get();
-    return flowToDoc(info ?? { id: '', name: '' }, nodes, edges);
+    const { info, nodes, edges, params } = get();
+    return flowToDoc(info ?? { id: '', name: '' }, nodes, edges, params);
   },
 
   dirty() {
-    const { info, nodes, edges, savedJSON } = get();
+    const { info, nodes, edges, params, savedJSON } = get();
     if (!info) return false;
     // Memoised on the arrays: selectors call this on every store change.
-    if (dirtyMemo.nodes !== nodes || dirtyMemo.edges !== edges || dirtyMemo.info !== info || dirtyMemo.saved !== savedJSON) {
-      dirtyMemo = { nodes, edges, info, saved: savedJSON, dirty: JSON.stringify(get().doc()) !== savedJSON };
+    if (
+      dirtyMemo.nodes !== nodes ||
+      dirtyMemo.edges !== edges ||
+      dirtyMemo.params !== params ||
+      dirtyMemo.info !== info ||
+      dirtyMemo.saved !== savedJSON
+    ) {
+      dirtyMemo = { nodes, edges, params, info, saved: savedJSON, dirty: JSON.stringify(get().doc()) !== savedJSON };
     }
     return dirtyMemo.dirty;
   },
@@ -589,6 +609,14 @@ export const useStudio = create<Studio>()((set, get) => ({
       get().toast(`upload ${file.name}: ${errText(err)}`, 'error');
       return null;
     }
+  },
+
+  setParams(params) {
+    set({ params });
+  },
+
+  setExportOpen(open) {
+    set({ exportOpen: open });
   },
 
   toast(text, kind = 'info') {
