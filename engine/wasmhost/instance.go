@@ -455,12 +455,11 @@ func (i *Instance) classify(err error, interrupted bool) *CallError {
 	}
 	switch {
 	case interrupted && i.byWall.Load():
-		what := "call"
+		what := fmt.Sprintf("call exceeded %d × max_call_ms (%d ms)", WallFactor, i.m.limits.MaxCallMS)
 		if i.starting {
-			what = "instance start"
+			what = fmt.Sprintf("instance start exceeded %d × its %d ms deadline", WallFactor, i.startDeadline.Milliseconds())
 		}
-		return &CallError{Reason: fmt.Sprintf("%s exceeded %d ms of wall time (%d × its %d ms of CPU time): the guest was waiting or the machine is saturated",
-			what, WallFactor*time.Duration(i.callLimit.Load()).Milliseconds(), WallFactor, time.Duration(i.callLimit.Load()).Milliseconds()), Interrupted: true}
+		return &CallError{Reason: what + " of wall time while using less CPU time: the guest was waiting or the machine is saturated", Interrupted: true}
 	case interrupted && i.starting:
 		return &CallError{Reason: fmt.Sprintf("instance start exceeded %d ms%s", i.startDeadline.Milliseconds(), i.timeKind()), Interrupted: true}
 	case interrupted:

@@ -36,7 +36,8 @@ var wasmSpec = engine.Spec{
 		"against the run's guest memory budget (1 GiB unless `--guest-memory-mb` says otherwise): a graph " +
 		"whose caps add up to more is refused at validation, naming its nodes; `max_call_ms` bounds each call's CPU time (default 1000 ms; an " +
 		"infinite loop is stopped). It is the CPU time of the thread running the call on Linux and wall " +
-		"time elsewhere; a call that waits instead of computing (a guest that sleeps) is stopped after " +
+		"time elsewhere; a call that waits instead of computing (a guest that sleeps), or that a saturated " +
+		"machine starves, is stopped after " +
 		"10 × `max_call_ms` of wall time. A guest that runs out of memory fails its batch with " +
 		"\"out of memory\" and its size against the cap; a Go guest's stack trace is counted in the log, " +
 		"not copied into it; `instances` runs that many instances in parallel (default 1). The " +
