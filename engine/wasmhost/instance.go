@@ -463,7 +463,7 @@ func (i *Instance) classify(err error, interrupted bool) *CallError {
 	case interrupted && i.starting:
 		return &CallError{Reason: fmt.Sprintf("instance start exceeded %d ms%s", i.startDeadline.Milliseconds(), i.timeKind()), Interrupted: true}
 	case interrupted:
-		return &CallError{Reason: fmt.Sprintf("call exceeded max_call_ms (%d ms%s)", i.m.limits.MaxCallMS, i.timeKind()), Interrupted: true}
+		return &CallError{Reason: fmt.Sprintf("call exceeded max_call_ms (%d ms)%s", i.m.limits.MaxCallMS, i.timeKind()), Interrupted: true}
 	case outOfFuel:
 		return &CallError{Reason: fmt.Sprintf("call ran out of fuel (max_call_ms %d ms at %d fuel/ms)", i.m.limits.MaxCallMS, i.m.rt.fuelPerMS), Interrupted: true}
 	case errors.As(err, &exit):
