@@ -40,7 +40,8 @@ var version = "dev"
 const usage = `usage:
   atoll                          open the studio window (desktop build), else serve it
   atoll serve [--addr 127.0.0.1:7300] [--db FILE] [--token T]
-                                 serve the studio at http://ADDR/ (a non-loopback address needs a token)
+                                 serve the studio at http://ADDR/ (open the #token= address it prints:
+                                 the API needs the per-start token, loopback included)
   atoll run [--timeout D] [--drain D] [--quiet] graph.json
                                  run a graph headless and print its metrics (exit 0 finished or
                                  stopped, 1 failed or not drained, 2 invalid graph)
@@ -160,7 +161,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("atoll serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", app.DefaultAddr, "address to listen on (port 0 picks a free one)")
-	token := fs.String("token", os.Getenv("ATOLL_TOKEN"), "token clients must send (generated for a non-loopback address when empty)")
+	token := fs.String("token", os.Getenv("ATOLL_TOKEN"), "token clients must send (random per start when empty)")
 	db := dbFlag(fs)
 	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
 		return usageError(stderr, err, pos)

@@ -159,7 +159,8 @@ func NewHandler(svc *Service, opts HandlerOptions) http.Handler {
 		return svc.SetAllowedDirs(body.AllowedDirs)
 	}))
 	mux.HandleFunc("GET /api/ws", h.websocket)
-	h.testRoutes(mux) // app/tests.go
+	h.testRoutes(mux)  // app/tests.go
+	h.audioRoutes(mux) // app/audio.go
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("no API endpoint %s %s: %w", r.Method, r.URL.Path, ErrNotFound))
 	})

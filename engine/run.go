@@ -707,6 +707,7 @@ type NodeMetrics struct {
 	QueueDepth int                `json:"queue_depth"`
 	RowsPerS   float64            `json:"rows_per_s"`
 	LatencyMS  float64            `json:"latency_ms"`
+	Batches    int64              `json:"batches"` // batches handled (LatencyMS × Batches ≈ time in Process)
 	Restarts   int                `json:"restarts"`
 	Progress   *float64           `json:"progress,omitempty"`
 	Fuel       *float64           `json:"fuel,omitempty"`
@@ -734,6 +735,7 @@ func (r *Run) Metrics() map[string]NodeMetrics {
 		if rt.in != nil {
 			m.QueueDepth = len(rt.in)
 		}
+		m.Batches = rt.batches.Load()
 		if n := rt.timed.Load(); n > 0 {
 			m.LatencyMS = float64(rt.busyNS.Load()) / float64(n) / 1e6
 		}

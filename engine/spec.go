@@ -35,7 +35,7 @@ type Spec struct {
 }
 
 // Port is a typed port. Type "any" connects to everything; "rows" carries ordinary rows; other
-// names ("audio", "detections") say which fields the rows carry.
+// names ("audio", "detections", "spectrogram") say which fields the rows carry.
 type Port struct {
 	Name     string `json:"name"`
 	Type     string `json:"type"`

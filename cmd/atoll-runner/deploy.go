@@ -74,6 +74,7 @@ type runFlags struct {
 	paramsFile, envFile              string
 	params                           listFlag
 	watchDirs, watchURLs             listFlag
+	watchMQTT                        mqttWatchFlag
 	timeout, drain, every            time.Duration
 	poll, urlPoll, probation, cpSave time.Duration
 	force                            bool
@@ -89,6 +90,7 @@ func runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.envFile, "env-file", "", "file of NAME=VALUE lines giving parameter values (overrides --params)")
 	fs.Var(&f.watchDirs, "watch-dir", "take newer signed bundles of the same graph dropped into this directory (repeatable)")
 	fs.Var(&f.watchURLs, "watch-url", "poll this HTTP(S) URL for a newer bundle with If-None-Match (repeatable)")
+	fs.Var(&f.watchMQTT, "watch-mqtt", "take the bundle retained on an MQTT topic (or its {url, sha256}): scheme://[user:pass@]host:port/topic[?ca=FILE] (repeatable)")
 	fs.DurationVar(&f.poll, "watch-every", time.Second, "how often --watch-dir looks for new files")
 	fs.DurationVar(&f.urlPoll, "poll-every", 30*time.Second, "how often --watch-url asks the server")
 	fs.DurationVar(&f.probation, "probation", 3*time.Second, "after a swap, a new run that fails within this long is rolled back to the old bundle")
@@ -243,6 +245,11 @@ func cmdRunBundle(args []string, stdout, stderr io.Writer, signals <-chan os.Sig
 	for _, u := range f.watchURLs {
 		channels = append(channels, &urlChannel{url: u, poll: f.urlPoll, maxSize: f.maxTotal, client: &http.Client{Timeout: time.Minute},
 			logf: func(msg string, args ...any) { logger.Warn(msg, args...) }})
+	}
+	for _, c := range f.watchMQTT {
+		c.maxSize, c.client = f.maxTotal, &http.Client{Timeout: time.Minute}
+		c.logf = func(msg string, args ...any) { logger.Warn(msg, args...) }
+		channels = append(channels, c)
 	}
 	for _, c := range channels {
 		logger.Info("watching for updates", "channel", c.String())

@@ -14,7 +14,8 @@
 //
 // Bundles (deploy.go, BUNDLE.md in package bundle): verified before anything runs, unpacked into
 // the state directory, parameters from flags, an env file or params.json, checkpoints, and live
-// updates from a watched directory or a polled URL. A refused bundle exits 2.
+// updates from a watched directory, a polled URL or a retained MQTT message (update_mqtt.go). A
+// refused bundle exits 2.
 package main
 
 import (

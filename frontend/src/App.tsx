@@ -159,6 +159,7 @@ export function App() {
             </button>
             <button className={right === 'params' ? 'on' : ''} onClick={() => setRight('params')} data-testid="tab-params">
               Params
+            </button>
             <button className={right === 'settings' ? 'on' : ''} onClick={() => setRight('settings')} data-testid="tab-settings" title="Settings: the directories graphs may use">
               Settings
             </button>

@@ -34,7 +34,7 @@ import (
 var kinds = map[string]bool{"source": true, "transform": true, "sink": true, "function": true}
 
 // portTypes are the port types the studio knows how to draw and connect.
-var portTypes = map[string]bool{"any": true, "rows": true, "audio": true, "detections": true}
+var portTypes = map[string]bool{"any": true, "rows": true, "audio": true, "detections": true, "spectrogram": true}
 
 var idPattern = regexp.MustCompile(`^([a-z]+)\.([a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*)$`)
 

@@ -57,9 +57,12 @@ func init() { nodes.Register(resampleSpec) }
 type resampleNode struct {
 	cfg resampleConfig
 	r   *Resampler
+	rec recording // the recording being resampled
+	rtf rtfMeter
 }
 
 func (n *resampleNode) Process(ctx context.Context, port string, b *rows.Batch, out engine.Output) error {
+	stop := n.rtf.time(out)
 	outRows := make([]rows.Row, 0, len(b.Rows))
 	for _, row := range b.Rows {
 		samples, rate, err := readAudio(row)
@@ -67,35 +70,52 @@ func (n *resampleNode) Process(ctx context.Context, port string, b *rows.Batch, 
 			out.Reject(row, err)
 			continue
 		}
+		n.rtf.audio(len(samples), rate)
+		if rec := recordingOf(row); rec.file != n.rec.file {
+			// A new recording: the last one's tail is flushed and the filter starts afresh.
+			outRows = n.drain(outRows)
+			n.r, n.rec = nil, rec
+		}
 		if rate == n.cfg.ToRate {
 			outRows = append(outRows, row)
 			continue
 		}
 		if n.r == nil || n.r.from != rate {
+			outRows = n.drain(outRows)
 			n.r = NewResampler(rate, n.cfg.ToRate, n.cfg.Cutoff, n.cfg.HalfTaps, n.cfg.Beta)
 		}
 		start := n.r.NextTime()
 		y := n.r.Process(samples, nil)
 		if len(y) > 0 {
-			outRows = append(outRows, audioRow(y, n.cfg.ToRate, start))
+			outRows = append(outRows, n.rec.stamp(audioRow(y, n.cfg.ToRate, start), start))
 		}
 	}
+	stop() // the time blocked downstream is not this node's
 	if len(outRows) == 0 {
 		return nil
 	}
 	return out.Emit("out", &rows.Batch{Rows: outRows})
 }
 
-func (n *resampleNode) Flush(ctx context.Context, out engine.Output) error {
+// drain appends the filter's tail, if a stream is being resampled.
+func (n *resampleNode) drain(dst []rows.Row) []rows.Row {
 	if n.r == nil {
-		return nil
+		return dst
 	}
 	start := n.r.NextTime()
-	y := n.r.Drain()
-	if len(y) == 0 {
+	if y := n.r.Drain(); len(y) > 0 {
+		dst = append(dst, n.rec.stamp(audioRow(y, n.cfg.ToRate, start), start))
+	}
+	return dst
+}
+
+func (n *resampleNode) Flush(ctx context.Context, out engine.Output) error {
+	rs := n.drain(nil)
+	n.r = nil
+	if len(rs) == 0 {
 		return nil
 	}
-	return out.Emit("out", &rows.Batch{Rows: []rows.Row{audioRow(y, n.cfg.ToRate, start)}})
+	return out.Emit("out", &rows.Batch{Rows: rs})
 }
 
 // Resampler converts a stream from one rate to another by a rational factor L/M with a
@@ -177,12 +197,7 @@ func (r *Resampler) produce(dst []float32, limit int64) []float32 {
 		}
 		taps := r.phases[num%r.l]
 		lo := base - int64(r.half) + 1 - r.histAt
-		seg := r.hist[lo : lo+int64(len(taps))]
-		var acc float32
-		for j, t := range taps {
-			acc += t * seg[j]
-		}
-		dst = append(dst, acc)
+		dst = append(dst, dot(taps, r.hist[lo:lo+int64(len(taps))]))
 		r.nextOut++
 	}
 	// Drop history no future output needs.
@@ -193,6 +208,25 @@ func (r *Resampler) produce(dst []float32, limit int64) []float32 {
 		r.histAt += drop
 	}
 	return dst
+}
+
+// dot returns Σ a[i]·b[i] over len(a) (b at least as long), with four accumulators so that the
+// additions do not wait on each other: the resampler spends nearly all its time here.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		a4, b4 := a[i:i+4:i+4], b[i:i+4:i+4]
+		s0 += a4[0] * b4[0]
+		s1 += a4[1] * b4[1]
+		s2 += a4[2] * b4[2]
+		s3 += a4[3] * b4[3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func sinc(x float64) float64 {

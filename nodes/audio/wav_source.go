@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/atoll-studio/atoll/engine"
@@ -50,7 +51,11 @@ var wavSourceSpec = engine.Spec{
 		if err != nil {
 			return nil, err
 		}
-		return &wavSource{cfg: cfg, assets: bc.Assets}, nil
+		file := cfg.Path
+		if dir, ok := bc.Services["base_dir"].(string); ok && dir != "" && file != "" && !filepath.IsAbs(file) {
+			file = filepath.Join(dir, file)
+		}
+		return &wavSource{cfg: cfg, assets: bc.Assets, file: file}, nil
 	},
 }
 
@@ -69,6 +74,10 @@ func init() { nodes.Register(wavSourceSpec) }
 type wavSource struct {
 	cfg    wavSourceConfig
 	assets engine.AssetResolver
+	// file is the path opened: a relative path made absolute against the graph's directory
+	// (BuildContext.Services["base_dir"]), as the file nodes do, so that the studio's path
+	// policy checks what is opened.
+	file string
 }
 
 // Limits of the WAV reader. Every size read from a header is checked against what the format
@@ -113,7 +122,7 @@ type wavStream struct {
 func (s *wavSource) open() (*wavStream, error) {
 	var rs io.ReadSeeker
 	var closer io.Closer = io.NopCloser(nil)
-	if f, err := os.Open(s.cfg.Path); err == nil {
+	if f, err := os.Open(s.file); err == nil {
 		rs, closer = f, f
 	} else if s.assets != nil {
 		data, aerr := s.assets.Asset(s.cfg.Path)
@@ -368,61 +377,85 @@ func (s *wavSource) Run(ctx context.Context, out engine.Output) error {
 	}
 	defer st.closer.Close()
 	start := time.Now()
+	p := wavRows{frame: s.cfg.Frame, channel: s.cfg.Channel, batch: s.cfg.BatchSize, realtime: s.cfg.Realtime}
+	done, stopped, end := p.stream(ctx, st, recording{}, out, start, func(done, total int64) {
+		if total > 0 {
+			out.Gauge("progress", float64(done)/float64(total))
+		}
+		if el := time.Since(start).Seconds(); el > 0 {
+			out.Gauge("rtf", float64(done)/float64(st.rate)/el)
+		}
+	})
+	var short *errWAVShort
+	switch {
+	case stopped, end == nil:
+		return nil
+	case errors.As(end, &short):
+		// The rows read are kept; the broken end goes to errors, located (a source's error
+		// would restart it and read the file again).
+		out.Reject(rows.Row{
+			{Name: "path", Value: rows.String(s.cfg.Path)},
+			{Name: "byte", Value: rows.Int(short.at)},
+			{Name: "frames", Value: rows.Int(done)},
+		}, short)
+		return nil
+	default:
+		return fmt.Errorf("frame %d: %w", done, end)
+	}
+}
+
+// wavRows is how a WAV source cuts a file into rows.
+type wavRows struct {
+	frame, channel, batch int
+	realtime              bool
+}
+
+// stream emits the samples of st as batches of audio rows stamped with rec, calling tick after
+// every batch with the frames sent and the frames the file holds. It returns the frames sent,
+// whether the run stopped, and how the samples ended: nil at the end of the file, an
+// *errWAVShort when the file holds less than its header says, or a read error. With realtime
+// set, rows are paced at the recording's speed from paceFrom.
+func (p wavRows) stream(ctx context.Context, st *wavStream, rec recording, out engine.Output, paceFrom time.Time, tick func(done, total int64)) (int64, bool, error) {
 	var done int64
 	total := st.held() / int64(st.block) // frames the file really holds
 	for {
 		b := &rows.Batch{}
 		var end error
-		for len(b.Rows) < s.cfg.BatchSize && end == nil {
+		for len(b.Rows) < p.batch && end == nil {
 			// A row never asks for more samples than the file holds.
-			samples := make([]float32, max(1, min(int64(s.cfg.Frame), total-done)))
-			n, err := st.read(samples, s.cfg.Channel)
+			samples := make([]float32, max(1, min(int64(p.frame), total-done)))
+			n, err := st.read(samples, p.channel)
 			if err != nil {
 				end = err
 			}
 			if n == 0 {
 				break
 			}
-			b.Rows = append(b.Rows, audioRow(samples[:n], st.rate, float64(done)/float64(st.rate)))
+			t := float64(done) / float64(st.rate)
+			b.Rows = append(b.Rows, rec.stamp(audioRow(samples[:n], st.rate, t), t))
 			done += int64(n)
 		}
 		if len(b.Rows) > 0 {
-			if s.cfg.Realtime {
-				due := start.Add(time.Duration(float64(done) / float64(st.rate) * float64(time.Second)))
+			if p.realtime {
+				due := paceFrom.Add(time.Duration(float64(done) / float64(st.rate) * float64(time.Second)))
 				select {
 				case <-ctx.Done():
-					return nil
+					return done, true, nil
 				case <-time.After(time.Until(due)):
 				}
 			}
 			if err := out.Emit("out", b); err != nil {
-				return nil
+				return done, true, nil
 			}
-			if total > 0 {
-				out.Gauge("progress", float64(done)/float64(total))
-			}
-			if el := time.Since(start).Seconds(); el > 0 {
-				out.Gauge("rtf", float64(done)/float64(st.rate)/el)
-			}
+			tick(done, total)
 		}
-		var short *errWAVShort
 		switch {
-		case errors.As(end, &short):
-			// The rows read are kept; the broken end goes to errors, located (a source's error
-			// would restart it and read the file again).
-			out.Reject(rows.Row{
-				{Name: "path", Value: rows.String(s.cfg.Path)},
-				{Name: "byte", Value: rows.Int(short.at)},
-				{Name: "frames", Value: rows.Int(done)},
-			}, short)
-			return nil
 		case end == io.EOF:
-			return nil
+			return done, false, nil
 		case end != nil:
-			return fmt.Errorf("frame %d: %w", done, end)
-		}
-		if ctx.Err() != nil {
-			return nil
+			return done, false, end
+		case ctx.Err() != nil:
+			return done, true, nil
 		}
 	}
 }

@@ -10,12 +10,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/graph"
 	"github.com/atoll-studio/atoll/engine/rows"
-	"github.com/atoll-studio/atoll/internal/testnodes"
 	"github.com/atoll-studio/atoll/nodes"
 )
 
@@ -76,23 +74,9 @@ func pcm16(n int) []byte {
 // runWAV runs source.wav over path with out and errors captured, and returns both.
 func runWAV(t *testing.T, path string, config string) (out, errs []rows.Row) {
 	t.Helper()
-	cOut, cErr := &testnodes.Capture{}, &testnodes.Capture{}
-	cat := nodes.New()
-	testnodes.Register(cat, "test.out", cOut)
-	testnodes.Register(cat, "test.errors", cErr)
-	doc, err := graph.Parse(fmt.Appendf(nil, `{"version":1,"id":"w","name":"w","nodes":[
-		{"id":"wav","type":"source.wav","config":{"path":%q%s}},{"id":"out","type":"test.out"},{"id":"errs","type":"test.errors"}],
-		"edges":[{"from":{"node":"wav","port":"out"},"to":{"node":"out","port":"in"}},
-		{"from":{"node":"wav","port":"errors"},"to":{"node":"errs","port":"in"}}]}`, path, config))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := engine.Build(doc, engine.Options{Catalog: cat})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testnodes.RunToEnd(t, r, 30*time.Second)
-	return cOut.Rows(), cErr.Rows()
+	out, errs, _ = runGraph(t, fmt.Sprintf(`{"id":"wav","type":"source.wav","config":{"path":%q%s}}`, path, config),
+		edge("wav", "out")+","+errEdge("wav", "errs"))
+	return out, errs
 }
 
 func samplesIn(t *testing.T, rs []rows.Row) int {
