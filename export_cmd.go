@@ -118,6 +118,12 @@ func exportCmd(args []string, stdout, stderr io.Writer) int {
 		// Relative paths in stored graphs resolve against the studio's workspace (see openService).
 		opts.BaseDir = filepath.Join(filepath.Dir(dbPath), "workspace", "graphs")
 		opts.ResolveAsset = func(sha string) (string, error) { return s.AssetPath(ctx, sha) }
+		// The tests saved with the graph travel with it.
+		_, tests, err := s.ListTests(ctx, *graphID)
+		if err != nil {
+			return fail(err)
+		}
+		opts.Files = bundle.StoredTests(tests)
 	} else {
 		file := pos[0]
 		data, err := os.ReadFile(file)

@@ -262,6 +262,12 @@ func (s *Service) bundleOptions(req ExportRequest) (bundle.Options, string, erro
 		ParamDefaults: req.Params,
 		Catalog:       s.catalog,
 	}
+	// The flow tests saved with the graph travel with it (as with `atoll export --graph`).
+	_, tests, err := s.store.ListTests(s.ctx, req.GraphID)
+	if err != nil {
+		return bundle.Options{}, "", err
+	}
+	opts.Files = bundle.StoredTests(tests)
 	if req.IncludeRunners {
 		opts.RunnerBinaries = map[string]string{}
 		for _, p := range req.Platforms {

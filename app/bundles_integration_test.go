@@ -9,16 +9,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/atoll-studio/atoll/bundle"
 	"github.com/atoll-studio/atoll/examples"
 	"github.com/atoll-studio/atoll/internal/testdata"
 	"github.com/atoll-studio/atoll/storage"
 )
 
 // repoRoot is the module root (this package is app/).
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Dir(filepath.Dir(file))
@@ -58,25 +60,19 @@ func jsonlRows(t *testing.T, path string) []any {
 	return rows
 }
 
-// TestIntegrationStudioBundlesRunLikeAtollRun exports the moment example and the bird example
-// through the studio's HTTP API (signed, as the export dialog does), runs each bundle with
-// `atoll-runner run` trusting the studio's public key, and compares what it writes, row for row,
-// with `atoll run` on the same graph file. (The CLI's own `atoll export` is tested beside it.)
-func TestIntegrationStudioBundlesRunLikeAtollRun(t *testing.T) {
+// examplesStudio is a studio seeded with the example graphs, its workspace a copy of the examples
+// completed as the studio completes its own (functions and test data linked), so the graphs'
+// relative paths resolve as in the checkout. It fails when the example modules are not built.
+func examplesStudio(t testing.TB) (*testStudio, string) {
+	t.Helper()
 	root := repoRoot(t)
-	for _, m := range []string{"go-moment.wasm", "classifier.wasm"} {
+	// (The moment example's flow tests, bundled with it, run the C and Rust guests too.)
+	for _, m := range []string{"go-moment.wasm", "c-moment.wasm", "rust-moment.wasm", "classifier.wasm"} {
 		if _, err := os.Stat(filepath.Join(root, "examples", "functions", "build", m)); err != nil {
 			t.Fatalf("example module %s is not built (make wasm-examples classifier-wasm): %v", m, err)
 		}
 	}
 	testdata.Path(t, "models/yamnet/yamnet.tflite")
-	bin := t.TempDir()
-	atoll, runner := filepath.Join(bin, "atoll"), filepath.Join(bin, "atoll-runner")
-	goBuild(t, atoll, ".")
-	goBuild(t, runner, "./cmd/atoll-runner", "CGO_ENABLED=0")
-
-	// A copy of the examples completed as the studio completes its workspace (functions and test
-	// data linked), so the graphs' relative paths resolve as in the checkout.
 	ex := filepath.Join(t.TempDir(), "examples")
 	if err := os.CopyFS(ex, examples.FS); err != nil {
 		t.Fatal(err)
@@ -88,12 +84,28 @@ func TestIntegrationStudioBundlesRunLikeAtollRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newStudioWith(t, Options{Examples: graphs, BaseDir: filepath.Join(ex, "graphs"), Version: "integration"})
+	return newStudioWith(t, Options{Examples: graphs, BaseDir: filepath.Join(ex, "graphs"), Version: "integration"}), ex
+}
 
+// TestIntegrationStudioBundlesRunLikeAtollRun exports the moment example and the bird example
+// through the studio's HTTP API (signed, as the export dialog does), runs each bundle with
+// `atoll-runner run` trusting the studio's public key, and compares what it writes, row for row,
+// with `atoll run` on the same graph file. (The CLI's own `atoll export` is tested beside it.)
+func TestIntegrationStudioBundlesRunLikeAtollRun(t *testing.T) {
+	bin := t.TempDir()
+	atoll, runner := filepath.Join(bin, "atoll"), filepath.Join(bin, "atoll-runner")
+	goBuild(t, atoll, ".")
+	goBuild(t, runner, "./cmd/atoll-runner", "CGO_ENABLED=0")
+
+	s, ex := examplesStudio(t)
 	var key KeyInfo
 	s.must(t, "GET", "/api/keys/signing", nil, &key)
 	trust := filepath.Join(t.TempDir(), "studio.pub")
 	if err := os.WriteFile(trust, []byte(key.PublicKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	trusted, err := bundle.LoadTrust(trust)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var list []storage.GraphInfo
@@ -102,9 +114,10 @@ func TestIntegrationStudioBundlesRunLikeAtollRun(t *testing.T) {
 	for _, c := range []struct {
 		file, out string // the example graph and the file its sink writes (under out/)
 		minRows   int
+		tests     bool // the example has flow tests, saved with the graph and bundled
 	}{
-		{"generator_moment_to_file.json", "moments.jsonl", 480},
-		{"birds_yamnet.json", "birds_yamnet.jsonl", 1},
+		{"generator_moment_to_file.json", "moments.jsonl", 480, true},
+		{"birds_yamnet.json", "birds_yamnet.jsonl", 1, true},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			doc, err := os.ReadFile(filepath.Join(ex, "graphs", c.file))
@@ -126,6 +139,13 @@ func TestIntegrationStudioBundlesRunLikeAtollRun(t *testing.T) {
 			body, resp := s.download(t, ExportRequest{GraphID: id, Platforms: []string{"linux/" + runtime.GOARCH}, Sign: true})
 			if resp.StatusCode != 200 {
 				t.Fatalf("export %s: %d %s", c.file, resp.StatusCode, body)
+			}
+			b, err := bundle.Verify(bytes.NewReader(body), bundle.VerifyOptions{Trusted: trusted})
+			if err != nil {
+				t.Fatalf("verify the export: %v", err)
+			}
+			if _, ok := b.Manifest.Entry(bundle.StoredTestsPath); ok != c.tests {
+				t.Errorf("bundle has the graph's stored tests: %v, want %v", ok, c.tests)
 			}
 			dir := t.TempDir()
 			file := filepath.Join(dir, "graph.atoll")
@@ -169,4 +189,48 @@ func TestIntegrationStudioBundlesRunLikeAtollRun(t *testing.T) {
 			t.Logf("%s: %d rows equal, bundle %d bytes", c.file, len(got), len(body))
 		})
 	}
+}
+
+// BenchmarkExportBirds exports the bird example (YAMNet model, classifier module, recording)
+// through the studio service: preview (plan: validate, hash every asset) and the signed bundle
+// written to a file. It reports the bundle's size and its entries' total.
+func BenchmarkExportBirds(b *testing.B) {
+	s, _ := examplesStudio(b)
+	gs, err := s.svc.ListGraphs()
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := ""
+	for _, g := range gs {
+		if strings.HasPrefix(g.Name, "Birds") {
+			id = g.ID
+		}
+	}
+	if id == "" {
+		b.Fatal("no seeded bird example")
+	}
+	req := ExportRequest{GraphID: id, Platforms: []string{"linux/arm64"}, Sign: true}
+	out := filepath.Join(b.TempDir(), "birds.atoll")
+	b.Run("preview", func(b *testing.B) {
+		var total int64
+		for b.Loop() {
+			p, err := s.svc.PreviewBundle(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total = p.TotalSize
+		}
+		b.ReportMetric(float64(total)/(1<<20), "MiB-entries")
+	})
+	b.Run("write", func(b *testing.B) {
+		var size int64
+		for b.Loop() {
+			saved, err := s.svc.exportBundleFile(req, out)
+			if err != nil {
+				b.Fatal(err)
+			}
+			size = saved.Size
+		}
+		b.ReportMetric(float64(size)/(1<<20), "MiB-bundle")
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/atoll-studio/atoll/bundle"
 	"github.com/atoll-studio/atoll/engine"
@@ -39,7 +40,7 @@ func (s *testStudio) upload(t *testing.T, name string, content []byte) storage.A
 	fw, _ := mw.CreateFormFile("file", name)
 	fw.Write(content)
 	mw.Close()
-	resp, err := http.Post(s.srv.URL+"/api/assets", mw.FormDataContentType(), &buf)
+	resp, err := s.post(t, "/api/assets", mw.FormDataContentType(), &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,11 +52,22 @@ func (s *testStudio) upload(t *testing.T, name string, content []byte) storage.A
 	return info
 }
 
+// post sends a POST with the studio's token.
+func (s *testStudio) post(t *testing.T, path, contentType string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(t.Context(), "POST", s.srv.URL+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	return http.DefaultClient.Do(req)
+}
+
 // download posts an export request to /api/bundles and returns the body and the response.
 func (s *testStudio) download(t *testing.T, req ExportRequest) ([]byte, *http.Response) {
 	t.Helper()
 	js, _ := json.Marshal(req)
-	resp, err := http.Post(s.srv.URL+"/api/bundles", "application/json", bytes.NewReader(js))
+	resp, err := s.post(t, "/api/bundles", "application/json", bytes.NewReader(js))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,5 +458,16 @@ func TestSaveBundleAsksWhere(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("the save directory holds %d files, want only chosen.atoll", len(entries))
+	}
+}
+
+func TestSeedSkipsFlowTests(t *testing.T) {
+	fsys := fstest.MapFS{
+		"a.json":      {Data: []byte(pipelineDoc)},
+		"a.test.json": {Data: []byte(`{"version":1,"tests":[]}`)},
+	}
+	docs, err := exampleDocs(fsys)
+	if err != nil || len(docs) != 1 || docs[0].name != "a.json" {
+		t.Fatalf("seeded %+v: %v", docs, err)
 	}
 }

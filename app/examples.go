@@ -72,8 +72,9 @@ type exampleDoc struct {
 	data []byte
 }
 
-// exampleDocs reads every *.json in fsys, subdirectories included, sorted by path; the
-// built-in demo when fsys is nil or holds none.
+// exampleDocs reads every *.json in fsys, subdirectories included, sorted by path, except the
+// flow tests beside the graphs (*.test.json, run by `atoll test`); the built-in demo when fsys
+// is nil or holds none.
 func exampleDocs(fsys fs.FS) ([]exampleDoc, error) {
 	var out []exampleDoc
 	if fsys != nil {

@@ -39,7 +39,7 @@ func newStudio(t *testing.T) *testStudio {
 }
 
 // newStudioWith is newStudio with options (the database, catalog and drain timeout are set).
-func newStudioWith(t *testing.T, opts Options) *testStudio {
+func newStudioWith(t testing.TB, opts Options) *testStudio {
 	t.Helper()
 	opts.DB, opts.Catalog, opts.DrainTimeout = filepath.Join(t.TempDir(), "atoll.db"), nodes.New(), 2*time.Second
 	svc, err := Open(opts)

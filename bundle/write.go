@@ -318,11 +318,27 @@ func plan(opts Options) (*planned, error) {
 			kind = KindData
 		}
 		src := source{path: f.Source, data: f.Data, mode: 0o644}
+		if kind == KindTest {
+			data := f.Data
+			base := opts.BaseDir
+			if f.Source != "" {
+				if data, err = os.ReadFile(f.Source); err != nil {
+					add(engine.Problem{Message: fmt.Sprintf("file %q: %v", f.Path, err)})
+					continue
+				}
+				base = filepath.Dir(f.Source)
+			}
+			out, tprobs := bundleTest(data, base, doc, opts.Catalog, func(path, file, sum, node, field string, size int64) {
+				addEntry(Entry{Path: path, Size: size, SHA256: sum, Kind: KindAsset, Node: node, Field: field, Source: file}, source{path: file, mode: 0o644})
+			})
+			probs = append(probs, tprobs...)
+			src = source{data: out, mode: 0o644}
+		}
 		var sum string
 		var size int64
-		if f.Data != nil || f.Source == "" {
-			h := sha256.Sum256(f.Data)
-			sum, size = hex.EncodeToString(h[:]), int64(len(f.Data))
+		if src.data != nil || f.Source == "" {
+			h := sha256.Sum256(src.data)
+			sum, size = hex.EncodeToString(h[:]), int64(len(src.data))
 			if src.data == nil {
 				src.data = []byte{}
 			}

@@ -154,6 +154,9 @@ func TestGraphsRunHeadless(t *testing.T) {
 		if needsBroker(g) {
 			continue // run against a real broker by TestMQTT* (mqtt_test.go)
 		}
+		if needsServer(g) {
+			continue // run against loopback servers by TestHTTP* (http_test.go)
+		}
 		t.Run(g.Name, func(t *testing.T) { runExample(t, g) })
 	}
 }

@@ -116,7 +116,7 @@ func TestMQTTSensorMoment(t *testing.T) {
 
 	// The source subscribes once connected: publish a first reading until it comes back.
 	first := func(i int) string {
-		return fmt.Sprintf(`{"sensor":"s%d","temp":%d.5,"creation_timestamp":%d}`, i%3, 15+i%10, 1700000000+i*1800)
+		return fmt.Sprintf(`{"sensor":"s%d","temp":%d.5,"creation_timestamp":%d}`, i%3, 15+i%10, 1699920000+i*1800)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for len(moments.take()) == 0 {
@@ -126,7 +126,7 @@ func TestMQTTSensorMoment(t *testing.T) {
 		c.Publish("sensors/s0/reading", 1, false, first(0)).Wait()
 		time.Sleep(200 * time.Millisecond)
 	}
-	const n = 96 // two days of half hours: every moment of the day
+	const n = 96 // two days of half hours from a midnight: every moment of the day
 	for i := 1; i <= n; i++ {
 		if tok := c.Publish(fmt.Sprintf("sensors/s%d/reading", i%3), 1, false, first(i)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatalf("publish: %v", tok.Error())
@@ -153,7 +153,7 @@ func TestMQTTSensorMoment(t *testing.T) {
 	}
 	seenMoments := map[string]bool{}
 	for i := 1; i <= n; i++ {
-		ts := int64(1700000000 + i*1800)
+		ts := int64(1699920000 + i*1800)
 		m, ok := got[ts]
 		if !ok {
 			t.Fatalf("reading %d (creation_timestamp %d) never came back", i, ts)

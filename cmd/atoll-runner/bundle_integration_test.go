@@ -189,7 +189,8 @@ func TestIntegrationBundleExamples(t *testing.T) {
 			}
 			var api bytes.Buffer
 			if _, err := bundle.Write(&api, bundle.Options{GraphJSON: g.Data, BaseDir: filepath.Dir(graphFile), Key: key,
-				Platforms: []string{"linux/arm64"}, AtollVersion: "dev", Created: time.Unix(1767225600, 0), Catalog: nodes.New()}); err != nil {
+				Platforms: []string{"linux/arm64"}, AtollVersion: "dev", Created: time.Unix(1767225600, 0), Catalog: nodes.New(),
+				Files: bundle.TestFilesBeside(graphFile)}); err != nil {
 				t.Fatal(err)
 			}
 			cli, _ := os.ReadFile(bfile)
@@ -197,6 +198,13 @@ func TestIntegrationBundleExamples(t *testing.T) {
 				t.Errorf("atoll export and bundle.Write differ (%d and %d bytes)", len(cli), api.Len())
 			}
 
+			if c.qemu {
+				// The flow tests beside the graph travel in the bundle and pass there.
+				tr := mustOK(t, "atoll-runner test", runProc(t, t.TempDir(), nil, runner, "test", "--trust", trust, "--run", "edges", bfile))
+				if !strings.Contains(tr.stdout, "1 tests, 1 passed") {
+					t.Fatalf("atoll-runner test: %s", tr.stdout)
+				}
+			}
 			runs := []struct {
 				name string
 				bin  []string
@@ -346,23 +354,32 @@ type runnerProc struct {
 	cmd    *exec.Cmd
 	stdout *syncBuffer
 	stderr *syncBuffer
-	done   chan error
-	addr   string
+	exited chan struct{} // closed when the process has exited; err is then set
+	err    error
+}
+
+// wait waits for the process to exit and returns its error.
+func (p *runnerProc) wait() error {
+	<-p.exited
+	return p.err
 }
 
 func startRunner(t *testing.T, dir, bin string, args ...string) *runnerProc {
 	t.Helper()
-	p := &runnerProc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &runnerProc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
-		<-p.done
+		<-p.exited
 	})
 	return p
 }
@@ -451,7 +468,7 @@ func TestIntegrationBundleKill9(t *testing.T) {
 	_, runner, _ := buildBinaries(t)
 	mod := wasmexamples.Path(t, "go-enrich")
 	work := t.TempDir()
-	const n = 200000
+	const n = 80000
 	var in bytes.Buffer
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&in, `{"seq":%d,"kind":"a","pad":"%s"}`+"\n", i, strings.Repeat("x", 40))
@@ -473,7 +490,7 @@ func TestIntegrationBundleKill9(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-p.done
+	p.wait()
 	first := lineCount(out)
 	if first >= n {
 		t.Fatalf("the runner finished (%d rows) before it was killed: make the input larger", first)
@@ -485,8 +502,8 @@ func TestIntegrationBundleKill9(t *testing.T) {
 	}
 	p2 := startRunner(t, work, runner, args...)
 	select {
-	case err := <-p2.done:
-		if err != nil {
+	case <-p2.exited:
+		if err := p2.err; err != nil {
 			t.Fatalf("restart: %v\n%s", err, p2.stderr.String())
 		}
 	case <-time.After(180 * time.Second):
@@ -518,7 +535,11 @@ const liveGraph = `{"version":VERSION,"id":"live","name":"live update",
 // the bundle's version is the stored graph version.
 func liveBundle(t *testing.T, version int, module, config string, key ed25519.PrivateKey) []byte {
 	t.Helper()
-	g := strings.NewReplacer("VERSION", "1", "MODULE", module, "CONFIG", config).Replace(liveGraph)
+	return liveBundleGraph(t, version, strings.NewReplacer("VERSION", "1", "MODULE", module, "CONFIG", config).Replace(liveGraph), key)
+}
+
+func liveBundleGraph(t *testing.T, version int, g string, key ed25519.PrivateKey) []byte {
+	t.Helper()
 	var b bytes.Buffer
 	if _, err := bundle.Write(&b, bundle.Options{GraphJSON: []byte(g), GraphVersion: version, Key: key, Catalog: nodes.New(),
 		Created: time.Unix(int64(1767225600+version), 0)}); err != nil {
@@ -596,7 +617,7 @@ func lastUpdate(h map[string]any) (result, reason string) {
 // through function v1 into a file sink; v2 (another output field) arrives in the watched
 // directory, v3 (another field again) from a loopback HTTP server polled with If-None-Match; then
 // a v4 whose module traps at start (from the server) and a v4 signed by an untrusted key (in the
-// directory) are refused and v3 keeps running. The output has no sequence number missing, the
+// directory) are refused and v3 keeps running; a v5 that fails after it started is rolled back. The output has no sequence number missing, the
 // versions follow each other, and /metrics counters never go back.
 func TestIntegrationBundleLiveUpdate(t *testing.T) {
 	_, runner, _ := buildBinaries(t)
@@ -612,6 +633,10 @@ func TestIntegrationBundleLiveUpdate(t *testing.T) {
 	v3 := liveBundle(t, 3, mod, cfg("v3"), testKey(1))
 	v4trap := liveBundle(t, 4, trap, cfg("v4"), testKey(1))
 	v4bad := liveBundle(t, 4, mod, cfg("v4"), testKey(2))
+	// v5 starts, then fails its first batch (a guest that traps in process, policy stop): rolled
+	// back to v3 within the probation, from the positions of the swap.
+	v5 := liveBundleGraph(t, 5, strings.NewReplacer("VERSION", "1", "MODULE", wasmexamples.Path(t, "bad-trap"), "CONFIG", "{}",
+		`"id":"fn",`, `"id":"fn","supervision":{"policy":"stop"},`).Replace(liveGraph), testKey(1))
 	b1 := filepath.Join(keyDir, "v1.atoll")
 	writeFile(t, b1, v1)
 
@@ -718,13 +743,21 @@ func TestIntegrationBundleLiveUpdate(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "update refused") {
 		t.Errorf("the refusals are not in the log")
 	}
+	served.Store(&v5)
+	waitFor(t, "v5 rolled back", 60*time.Second, p, func() bool {
+		r, _ := lastUpdate(healthz(t, addr))
+		return r == "rolled back"
+	})
+	waitFor(t, "v3 running again", 30*time.Second, p, func() bool { return version() == 3 })
+	n5 := lineCount(out)
+	waitFor(t, "v3 rows after the rollback", 30*time.Second, p, func() bool { return lineCount(out) > n5+200 })
 
 	stopGen()
 	<-genDone
 	total := written.Load()
 	waitFor(t, "the last rows", 60*time.Second, p, func() bool { return int64(lineCount(out)) >= total })
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-p.done; err != nil {
+	if err := p.wait(); err != nil {
 		t.Fatalf("runner exit: %v\n%s", err, p.stderr.String())
 	}
 	got, rows := seqs(t, out)

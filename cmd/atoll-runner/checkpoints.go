@@ -101,3 +101,25 @@ func (s *checkpointStore) flush() error {
 	}
 	return nil
 }
+
+// snapshot copies the positions (taken at a swap, so that a rollback can return to them).
+func (s *checkpointStore) snapshot() map[string]json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := make(map[string]json.RawMessage, len(s.nodes))
+	for k, v := range s.nodes {
+		c[k] = v
+	}
+	return c
+}
+
+// restore puts a snapshot back: a rolled-back bundle re-reads what the failed one consumed.
+func (s *checkpointStore) restore(snap map[string]json.RawMessage) {
+	s.mu.Lock()
+	s.nodes = make(map[string]json.RawMessage, len(snap))
+	for k, v := range snap {
+		s.nodes[k] = v
+	}
+	s.dirty = true
+	s.mu.Unlock()
+}

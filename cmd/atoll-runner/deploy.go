@@ -74,6 +74,7 @@ type runFlags struct {
 	paramsFile, envFile              string
 	params                           listFlag
 	watchDirs, watchURLs             listFlag
+	watchMQTT                        mqttWatchFlag
 	timeout, drain, every            time.Duration
 	poll, urlPoll, probation, cpSave time.Duration
 	force                            bool
@@ -89,6 +90,7 @@ func runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.envFile, "env-file", "", "file of NAME=VALUE lines giving parameter values (overrides --params)")
 	fs.Var(&f.watchDirs, "watch-dir", "take newer signed bundles of the same graph dropped into this directory (repeatable)")
 	fs.Var(&f.watchURLs, "watch-url", "poll this HTTP(S) URL for a newer bundle with If-None-Match (repeatable)")
+	fs.Var(&f.watchMQTT, "watch-mqtt", "take the bundle retained on an MQTT topic (or its {url, sha256}): scheme://[user:pass@]host:port/topic[?ca=FILE] (repeatable)")
 	fs.DurationVar(&f.poll, "watch-every", time.Second, "how often --watch-dir looks for new files")
 	fs.DurationVar(&f.urlPoll, "poll-every", 30*time.Second, "how often --watch-url asks the server")
 	fs.DurationVar(&f.probation, "probation", 3*time.Second, "after a swap, a new run that fails within this long is rolled back to the old bundle")
@@ -146,6 +148,7 @@ type supervisor struct {
 
 	mu      sync.Mutex
 	cur     *deployment
+	swapCP  map[string]json.RawMessage    // the positions at the last swap, for a rollback
 	base    map[string]engine.NodeMetrics // counters of runs swapped away
 	last    *updateStatus
 	state   string
@@ -242,6 +245,11 @@ func cmdRunBundle(args []string, stdout, stderr io.Writer, signals <-chan os.Sig
 	for _, u := range f.watchURLs {
 		channels = append(channels, &urlChannel{url: u, poll: f.urlPoll, maxSize: f.maxTotal, client: &http.Client{Timeout: time.Minute},
 			logf: func(msg string, args ...any) { logger.Warn(msg, args...) }})
+	}
+	for _, c := range f.watchMQTT {
+		c.maxSize, c.client = f.maxTotal, &http.Client{Timeout: time.Minute}
+		c.logf = func(msg string, args ...any) { logger.Warn(msg, args...) }
+		channels = append(channels, c)
 	}
 	for _, c := range channels {
 		logger.Info("watching for updates", "channel", c.String())
@@ -533,6 +541,17 @@ func (s *supervisor) update(c candidate) *deployment {
 		os.RemoveAll(b.Dir)
 		return refuse(fmt.Errorf("build: %w", err))
 	}
+	// The flow tests the bundle carries must pass before it replaces the running one.
+	if rs, err := runBundleTests(context.Background(), b, next.doc, s.wasm, nil); err != nil || failedTests(rs) != "" {
+		next.run.Cancel()
+		os.RemoveAll(b.Dir)
+		if err == nil {
+			err = errors.New(failedTests(rs))
+		}
+		return refuse(fmt.Errorf("tests: %w", err))
+	} else if len(rs) > 0 {
+		s.logger.Info("update: tests passed", "tests", len(rs), "file", c.Path)
+	}
 	// Switch: stop the sources, drain and acknowledge what is in flight, save the positions,
 	// start the new run from them.
 	t0 := time.Now()
@@ -543,7 +562,9 @@ func (s *supervisor) update(c candidate) *deployment {
 	if err := s.cps.flush(); err != nil {
 		s.logger.Error(err.Error())
 	}
+	snap := s.cps.snapshot()
 	s.mu.Lock()
+	s.swapCP = snap
 	s.addBase(cur.run)
 	s.cur = next
 	s.state = "running"
@@ -562,6 +583,14 @@ func (s *supervisor) update(c candidate) *deployment {
 func (s *supervisor) rollback(failed, prev *deployment, cause error) {
 	s.logger.Error("update failed after the swap: rolling back", "error", cause.Error(),
 		"failed_version", failed.b.Manifest.GraphVersion, "back_to", prev.b.Manifest.GraphVersion)
+	// Back to the positions of the swap: what the failed run consumed (and may have sent to
+	// errors) is read again by the restored one, so no row is lost to the failed version.
+	s.mu.Lock()
+	snap := s.swapCP
+	s.mu.Unlock()
+	if snap != nil {
+		s.cps.restore(snap)
+	}
 	if err := s.cps.flush(); err != nil {
 		s.logger.Error(err.Error())
 	}

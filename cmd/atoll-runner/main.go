@@ -14,7 +14,8 @@
 //
 // Bundles (deploy.go, BUNDLE.md in package bundle): verified before anything runs, unpacked into
 // the state directory, parameters from flags, an env file or params.json, checkpoints, and live
-// updates from a watched directory or a polled URL. A refused bundle exits 2.
+// updates from a watched directory, a polled URL or a retained MQTT message (update_mqtt.go). A
+// refused bundle exits 2.
 package main
 
 import (
@@ -70,6 +71,8 @@ const usage = `usage:
   atoll-runner help                       every flag of every command
   atoll-runner validate [--json] graph.json
   atoll-runner test [--json] [--update] [--run REGEX] graph.json|TESTFILE|DIR
+  atoll-runner test [--trust K] [--run REGEX] [--param N=V] BUNDLE
+                                          run the flow tests a verified bundle carries
   atoll-runner version
 `
 
@@ -92,6 +95,9 @@ func runMain(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) 
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "test":
+		if bundleArg(args[1:]) {
+			return cmdTestBundle(args[1:], stdout, stderr)
+		}
 		return cmdTest(args[1:], stdout, stderr, signals)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())

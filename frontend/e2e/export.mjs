@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { artifactsDir, frontendDir } from './lib.mjs';
+import { artifactsDir, frontendDir, TOKEN_KEY } from './lib.mjs';
 
 const T = 15000;
 
@@ -31,20 +31,22 @@ async function open(context, url) {
   return { page, errors };
 }
 
-/** Calls the studio API from the page (so whatever authenticates the page authenticates the call). */
+/** Calls the studio API from the page, with the token the studio keeps in the page's session. */
 function api(page, method, path, body) {
   return page.evaluate(
-    async ([method, path, body]) => {
+    async ([method, path, body, key]) => {
+      const headers = { Authorization: `Bearer ${sessionStorage.getItem(key)}` };
+      if (body) headers['Content-Type'] = 'application/json';
       const res = await fetch(path, {
         method,
-        headers: body ? { 'Content-Type': 'application/json' } : {},
+        headers,
         body: body ? JSON.stringify(body) : undefined,
       });
       const text = await res.text();
       if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
       return text ? JSON.parse(text) : null;
     },
-    [method, path, body],
+    [method, path, body, TOKEN_KEY],
   );
 }
 
@@ -129,7 +131,7 @@ export const exportScenarios = {
     const { page, errors } = await open(context, url);
     // The moment example: a Wasm module becomes a bundle entry. Give it a parameter too.
     const graphs = await api(page, 'GET', 'api/graphs');
-    const moment = graphs.find((g) => g.name.includes('moment.wasm'));
+    const moment = graphs.find((g) => g.name === 'Generator → moment.wasm → file');
     assert(moment, `no seeded moment example among ${graphs.map((g) => g.name).join(', ')}`);
     const { document: doc } = await api(page, 'GET', `api/graphs/${moment.id}`);
     doc.parameters = [{ name: 'device', type: 'string', default: 'bench', doc: 'device name' }];

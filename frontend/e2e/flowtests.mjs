@@ -31,7 +31,7 @@ export function flowTestScenarios({ openStudio, assert, shots, T }) {
           await s.refreshGraphs();
           await s.openGraph(g.id);
         },
-        { ...types, genOut: out(types.gen), mapIn: inp(types.map), mapOut: out(types.map), sinkIn: inp(types.sink) },
+        { gen: types.gen, map: types.map, sink: types.sink, genOut: out(types.gen), mapIn: inp(types.map), mapOut: out(types.map), sinkIn: inp(types.sink) },
       );
       await page.getByTestId('node-view').waitFor({ timeout: T });
 
@@ -66,7 +66,7 @@ export function flowTestScenarios({ openStudio, assert, shots, T }) {
       await item.getByTestId('test-status').filter({ hasText: 'FAIL' }).waitFor({ timeout: T });
       const msg = await item.getByTestId('test-failure').innerText();
       assert(msg.includes('sink "view" row 1 field "e": want 1, got 2'), `failure message: ${msg}`);
-      const diff = item.getByTestId('diff-view');
+      const diff = item.getByTestId('test-diff');
       await diff.waitFor({ timeout: T });
       const bad = diff.getByTestId('diff-row-bad');
       assert((await bad.count()) > 0, 'no differing row is marked in the diff');

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/atoll-studio/atoll/engine"
+	"github.com/atoll-studio/atoll/nodes/core"
 )
 
 // connConfig is the part of both nodes' config that says how to reach the broker. It is
@@ -57,9 +59,9 @@ func connFields() []engine.Field {
 		{Name: "keepalive_s", Type: "integer", Doc: "keep-alive interval in seconds", Default: connDefaults.KeepAliveS, Min: engine.Num(1), Max: engine.Num(65535)},
 		{Name: "connect_timeout_ms", Type: "integer", Doc: "how long one connection attempt may take", Default: connDefaults.ConnectTimeout, Min: engine.Num(100)},
 		{Name: "reconnect_max_ms", Type: "integer", Doc: "longest wait between reconnection attempts (the wait doubles from 250 ms up to this)", Default: connDefaults.ReconnectMaxMS, Min: engine.Num(250)},
-		{Name: "ca_file", Type: "string", Doc: "TLS: PEM file of the certificate authorities to trust (empty: the system's)", Default: ""},
-		{Name: "cert_file", Type: "string", Doc: "TLS: PEM client certificate (with key_file)", Default: ""},
-		{Name: "key_file", Type: "string", Doc: "TLS: PEM private key of cert_file", Default: ""},
+		{Name: "ca_file", Type: "string", Doc: "TLS: PEM file of the certificate authorities to trust (empty: the system's); relative: to the graph file's directory", Default: "", Path: true},
+		{Name: "cert_file", Type: "string", Doc: "TLS: PEM client certificate (with key_file)", Default: "", Path: true},
+		{Name: "key_file", Type: "string", Doc: "TLS: PEM private key of cert_file", Default: "", Path: true},
 		{Name: "server_name", Type: "string", Doc: "TLS: the name to verify the broker's certificate against (empty: the broker URL's host)", Default: ""},
 	}
 }
@@ -84,8 +86,17 @@ subscriptions); its status texts, shown on the node in the studio, are ` + "`con
 connected or reconnecting) and ` + "`last_error`" + ` (with its time). Each loss and each first failed attempt is
 logged. The runner exports them in ` + "`/metrics`" + ` (` + "`atoll_node_gauge`" + ` and ` + "`atoll_node_status`" + `).`
 
-// resolve checks the connection settings and fills in the client id.
-func (c *connConfig) resolve(nodeID string) error {
+// resolve checks the connection settings, fills in the client id and makes the TLS file paths
+// absolute against the graph file's directory (as source.file does its path).
+func (c *connConfig) resolve(bc engine.BuildContext) error {
+	nodeID := bc.NodeID
+	if dir, ok := bc.Services[core.BaseDirService].(string); ok && dir != "" {
+		for _, p := range []*string{&c.CAFile, &c.CertFile, &c.KeyFile} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
+		}
+	}
 	u, err := url.Parse(c.Broker)
 	if err != nil {
 		return fmt.Errorf("config: broker %q: %w", c.Broker, err)

@@ -59,7 +59,7 @@ see one twice). At ` + "`qos`" + ` 0: at-most-once (a message written to a conne
 		if err != nil {
 			return nil, err
 		}
-		if err := cfg.resolve(bc.NodeID); err != nil {
+		if err := cfg.resolve(bc); err != nil {
 			return nil, err
 		}
 		tpl, err := parseTopic(cfg.Topic)

@@ -82,7 +82,7 @@ pipeline is slower than the topic, the source stops taking messages and the brok
 		if err != nil {
 			return nil, err
 		}
-		if err := cfg.resolve(bc.NodeID); err != nil {
+		if err := cfg.resolve(bc); err != nil {
 			return nil, err
 		}
 		return &source{cfg: cfg, node: bc.NodeID}, nil

@@ -298,23 +298,28 @@ func subscribe(t testing.TB, c paho.Client, filter string, qos byte) *collector 
 	return col
 }
 
-// TestSinkPublishes sends generated rows through sink.mqtt with a topic template: each row is
-// one message on its row's topic, in order; rows missing a template field go to errors.
+// TestSinkPublishes sends generated rows through sink.mqtt with a topic template, to a plain
+// broker at QoS 2, a TLS one and one with a password at QoS 1: each row is one message on its
+// row's topic, in order; rows missing a template field go to errors.
 func TestSinkPublishes(t *testing.T) {
-	for _, kind := range []mosquitto.Kind{mosquitto.Plain, mosquitto.TLS} {
+	for _, tc := range []struct {
+		kind mosquitto.Kind
+		qos  int
+	}{{mosquitto.Plain, 2}, {mosquitto.TLS, 1}, {mosquitto.Password, 1}} {
+		kind := tc.kind
 		b := mosquitto.Start(t, kind)
 		sub := b.Client(t, "sub")
-		col := subscribe(t, sub, "out/#", 1)
+		col := subscribe(t, sub, "out/#", 2)
 		c := newCaptures()
 		const n = 500
 		js := fmt.Sprintf(`{"version":1,"id":"g","name":"g","nodes":[
 			{"id":"gen","type":"source.generator","config":{"count":%d,"rate":0,"batch_size":50}},
 			{"id":"m","type":"transform.map","config":{"set":{"parity":"n %% 2 == 0 ? 'even' : 'odd'","hole":"n %% 100 == 7 ? nil : 1"}}},
-			{"id":"sink","type":"sink.mqtt","config":{%s,"client_id":"sink-%d","topic":"out/{parity}/{hole}","qos":1}},
+			{"id":"sink","type":"sink.mqtt","config":{%s,"client_id":"sink-%d","topic":"out/{parity}/{hole}","qos":%d}},
 			{"id":"errs","type":"test.errors"}],
 			"edges":[{"from":{"node":"gen","port":"out"},"to":{"node":"m","port":"in"}},
 			{"from":{"node":"m","port":"out"},"to":{"node":"sink","port":"in"}},
-			{"from":{"node":"sink","port":"errors"},"to":{"node":"errs","port":"in"}}]}`, n, b.ConnJSON(), kind)
+			{"from":{"node":"sink","port":"errors"},"to":{"node":"errs","port":"in"}}]}`, n, b.ConnJSON(), kind, tc.qos)
 		r := startRun(t, js, c.cat)
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()

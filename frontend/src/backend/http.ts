@@ -130,9 +130,11 @@ export class HttpBackend implements Backend {
   saveBundle = async (req: ExportRequest): Promise<SavedBundle> => {
     let res: Response;
     try {
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
       res = await fetch(this.base + '/api/bundles', {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers,
         body: JSON.stringify(req),
       });
     } catch (err) {

@@ -72,7 +72,7 @@ function Failure({ result }: { result: TestResult }) {
   const diffs = result.diffs ?? [];
   const shown = (result.targets ?? []).filter((t) => diffs.some((d) => d.target === t.label));
   return (
-    <div className="test-diff" data-testid="diff-view">
+    <div className="test-diff" data-testid="test-diff">
       <div className="test-failure" data-testid="test-failure">
         {first}
         {diffs.length > 1 && <span className="muted"> (+{diffs.length - 1} more)</span>}

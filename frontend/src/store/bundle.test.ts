@@ -1,12 +1,18 @@
-import { describe, expect, it } from 'vitest';
-import { fileName } from '../backend/http';
-import type { ExportOptions, GraphDoc } from '../backend/types';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { fileName, HttpBackend } from '../backend/http';
+import { APIError, type ExportOptions, type GraphDoc } from '../backend/types';
+import { WailsBackend, type WailsService } from '../backend/wails';
 import { fakeBackend, info, specs } from '../test/fixtures';
 import { bundleOverrides, defaultPlatforms, runnerReason } from './bundle';
 import { checkParams, formatSize, paramRefs, parseParamValue, undeclaredRefs } from './params';
 import { resetStudio, useStudio } from './store';
 
 const st = () => useStudio.getState();
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
+});
 
 describe('parameter values', () => {
   it.each([
@@ -141,5 +147,74 @@ describe('parameters in the store', () => {
     st().loadDoc(info, { version: 1, id: 'g1', name: 'test', nodes: [], edges: [] });
     expect(st().params).toEqual([]);
     expect('parameters' in st().doc()).toBe(false);
+  });
+});
+
+describe('bundle calls on both transports', () => {
+  const req = { graph_id: 'g', version: 2, platforms: ['linux/arm64'], include_runners: false, params: { device: 'owl-1' }, sign: true };
+
+  it('HTTP: routes of API.md; the bundle is handed to the browser as a named download', async () => {
+    const calls: [string, string, unknown][] = [];
+    const bytes = new Uint8Array([0x1f, 0x8b, 8, 0]);
+    const auth: string[] = [];
+    vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
+      calls.push([init.method!, url, init.body ? JSON.parse(String(init.body)) : undefined]);
+      auth.push(new Headers(init.headers).get('Authorization') ?? '');
+      if (url === '/api/bundles') {
+        return new Response(bytes, {
+          status: 200,
+          headers: { 'Content-Disposition': 'attachment; filename="owl-v2.atoll"', 'X-Atoll-Bundle-SHA256': 'ab'.repeat(32) },
+        });
+      }
+      if (url === '/api/keys/signing/pair') return new Response(JSON.stringify({ pair: 'atoll-ed25519-private x' }), { status: 200 });
+      return new Response(JSON.stringify({}), { status: 200 });
+    });
+    const clicked: string[] = [];
+    vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
+      clicked.push(this.download);
+    });
+    URL.createObjectURL = () => 'blob:x';
+    URL.revokeObjectURL = () => {};
+    const b = new HttpBackend('', 'tok');
+    await b.exportOptions();
+    await b.previewBundle(req);
+    const saved = await b.saveBundle(req);
+    expect(await b.exportKeyPair()).toBe('atoll-ed25519-private x');
+    await b.importKeyPair('atoll-ed25519-private y');
+    expect(saved).toEqual({ file_name: 'owl-v2.atoll', size: 4, sha256: 'ab'.repeat(32) });
+    expect(clicked).toEqual(['owl-v2.atoll']);
+    expect(auth).toEqual(Array(5).fill('Bearer tok'));
+    expect(calls).toEqual([
+      ['GET', '/api/bundles/options', undefined],
+      ['POST', '/api/bundles/preview', req],
+      ['POST', '/api/bundles', req],
+      ['GET', '/api/keys/signing/pair', undefined],
+      ['PUT', '/api/keys/signing', { pair: 'atoll-ed25519-private y' }],
+    ]);
+  });
+
+  it('HTTP: a refused export is an APIError with the problems, and nothing is downloaded', async () => {
+    vi.stubGlobal('fetch', async () =>
+      new Response(JSON.stringify({ error: 'invalid graph', problems: [{ node: 'show', message: 'runs only in the studio' }] }), { status: 422 }),
+    );
+    const err = await new HttpBackend('').saveBundle(req).catch((e) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect([err.status, err.problems]).toEqual([422, [{ node: 'show', message: 'runs only in the studio' }]]);
+  });
+
+  it('Wails: the same calls as bound methods (the service opens the save dialog)', async () => {
+    const calls: string[] = [];
+    const svc = new Proxy({}, {
+      get: (_t, name: string) => (...args: unknown[]) => {
+        calls.push(`${name}(${args.map((a) => JSON.stringify(a)).join(',')})`);
+        return Promise.resolve(name === 'SaveBundle' ? { file_name: 'x.atoll', path: '/home/u/x.atoll', size: 1, sha256: '' } : {});
+      },
+    }) as WailsService;
+    const b = new WailsBackend(svc, undefined);
+    await b.previewBundle(req);
+    expect((await b.saveBundle(req)).path).toBe('/home/u/x.atoll');
+    await b.signingKey();
+    await b.importKeyPair('p');
+    expect(calls).toEqual([`PreviewBundle(${JSON.stringify(req)})`, `SaveBundle(${JSON.stringify(req)})`, 'SigningKey()', 'ImportKeyPair("p")']);
   });
 });

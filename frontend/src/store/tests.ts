@@ -99,16 +99,20 @@ type Set_ = StoreApi<Studio>['setState'];
 type Get = StoreApi<Studio>['getState'];
 
 export function createTestsSlice(set: Set_, get: Get): TestsSlice {
+  /** Drops another graph's tests, results and draft when the open graph has changed. */
+  const follow = () => {
+    const id = get().info?.id;
+    if (id !== testsOf) {
+      testsOf = id;
+      set({ tests: [], testResults: {}, draft: null });
+    }
+  };
   return {
     ...testsInitial,
 
     async loadTests() {
       const { backend, info } = get();
-      if (info?.id !== testsOf) {
-        // Another graph: its results and draft are not this one's.
-        testsOf = info?.id;
-        set({ tests: [], testResults: {}, draft: null });
-      }
+      follow();
       if (!backend || !info) return;
       try {
         const tests = await backend.listTests(info.id);
@@ -122,6 +126,7 @@ export function createTestsSlice(set: Set_, get: Get): TestsSlice {
       const { backend, info, specs, preview } = get();
       if (!backend) return false;
       const doc = get().doc();
+      follow();
       set({ testsBusy: 'recording' });
       try {
         const name = `${info?.name ?? doc.name} test ${get().tests.length + 1}`;
