@@ -3,7 +3,44 @@
 // recording through the page's <audio> element (served by /api/audio with Range requests), step
 // with the keyboard, filter the detections table. Registered in run.mjs; screenshots go to
 // artifacts/e2e/.
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { frontendDir } from './lib.mjs';
+
+/** The shared bird recordings, found as the studio finds them (examples/link.go). */
+function birdsDir() {
+  const data = process.env.ATOLL_TESTDATA ?? resolve(frontendDir, '..', 'examples', 'testdata');
+  return join(data, 'audio', 'birds');
+}
+
+/** Opens the seeded bird-folder example and adds the view's preview sinks. */
+async function openBirds(page, assert, T) {
+  const found = await page.evaluate(async () => {
+    const s = window.__atoll.getState();
+    await s.refreshGraphs();
+    const g = window.__atoll.getState().graphs.find((x) => x.name.startsWith('Birds: a folder'));
+    if (!g) return window.__atoll.getState().graphs.map((x) => x.name).join(' | ');
+    await window.__atoll.getState().openGraph(g.id);
+    return '';
+  });
+  assert(found === '', `no seeded "Birds: a folder" example among: ${found}`);
+  await page.getByTestId('node-recordings').waitFor({ timeout: T });
+  await page.getByTestId('tab-birds').click();
+  await page.getByTestId('birdview').waitFor({ timeout: T });
+  // The example ends in file sinks (it runs headless); the view adds preview sinks so that it
+  // gets every row of this fast run, not a tap's samples.
+  const edges = await page.evaluate(() => window.__atoll.getState().edges.length);
+  await page.getByTestId('birdview-keep').click();
+  await page.waitForFunction((n) => window.__atoll.getState().edges.length === n + 2, edges, { timeout: T });
+}
+
+async function runToEnd(page, assert) {
+  await page.getByTestId('run').click();
+  await page.getByTestId('run-status').filter({ hasText: 'finished' }).waitFor({ timeout: 180000 });
+  const run = await page.evaluate(() => window.__atoll.getState().run);
+  assert(run?.status === 'finished', `run ended ${run?.status}: ${run?.error ?? ''}`);
+}
 
 export function birdViewScenarios({ openStudio, assert, shots, T }) {
   return {
@@ -13,29 +50,8 @@ export function birdViewScenarios({ openStudio, assert, shots, T }) {
       page.on('response', (r) => {
         if (r.url().includes('/api/audio?')) ranges.push({ status: r.status(), range: r.headers()['content-range'] ?? '' });
       });
-      const found = await page.evaluate(async () => {
-        const s = window.__atoll.getState();
-        await s.refreshGraphs();
-        const g = window.__atoll.getState().graphs.find((x) => x.name.startsWith('Birds: a folder'));
-        if (!g) return window.__atoll.getState().graphs.map((x) => x.name).join(' | ');
-        await window.__atoll.getState().openGraph(g.id);
-        return '';
-      });
-      assert(found === '', `no seeded "Birds: a folder" example among: ${found}`);
-      await page.getByTestId('node-recordings').waitFor({ timeout: T });
-      await page.getByTestId('tab-birds').click();
-      await page.getByTestId('birdview').waitFor({ timeout: T });
-
-      // The example ends in file sinks (it runs headless); the view adds preview sinks so that it
-      // gets every row of this fast run, not a tap's samples.
-      const edges = await page.evaluate(() => window.__atoll.getState().edges.length);
-      await page.getByTestId('birdview-keep').click();
-      await page.waitForFunction((n) => window.__atoll.getState().edges.length === n + 2, edges, { timeout: T });
-
-      await page.getByTestId('run').click();
-      await page.getByTestId('run-status').filter({ hasText: 'finished' }).waitFor({ timeout: 180000 });
-      const run = await page.evaluate(() => window.__atoll.getState().run);
-      assert(run?.status === 'finished', `run ended ${run?.status}: ${run?.error ?? ''}`);
+      await openBirds(page, assert, T);
+      await runToEnd(page, assert);
       await page.waitForFunction(() => document.querySelectorAll('[data-testid=det-box]').length > 0, null, { timeout: T });
       await page.getByTestId('zoom-fit').click();
 
@@ -114,6 +130,43 @@ export function birdViewScenarios({ openStudio, assert, shots, T }) {
       await page.screenshot({ path: join(shots, '32-birdview-table-filtered.png') });
       assert(errors.length === 0, `page errors: ${errors.join(' | ')}`);
       await page.close();
+    },
+
+    async 'bird view: a day of recorder-named files, a bar for each hour with detections'({ context, url }) {
+      const src = birdsDir();
+      assert(existsSync(join(src, 'tawnyowl.wav')), `the shared bird recordings are not at ${src} (set ATOLL_TESTDATA)`);
+      // A recorder's folder: AudioMoth-style names say when each file began (05:30 and 21:15).
+      const dir = mkdtempSync(join(tmpdir(), 'atoll-e2e-recorder-'));
+      try {
+        copyFileSync(join(src, 'birdnet_sample.wav'), join(dir, 'AM01_20240501_053000.wav'));
+        copyFileSync(join(src, 'tawnyowl.wav'), join(dir, 'AM01_20240501_211500.wav'));
+        const res = await fetch(new URL('api/settings', url), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ allowed_dirs: [dir] }) });
+        assert(res.ok, `PUT /api/settings: ${res.status} ${await res.text()}`);
+
+        const { page, errors } = await openStudio(context, url);
+        await openBirds(page, assert, T);
+        await page.evaluate((dir) => {
+          const s = window.__atoll.getState();
+          const n = s.nodes.find((x) => x.id === 'recordings');
+          s.updateConfig('recordings', { ...n.data.config, path: dir });
+        }, dir);
+        await runToEnd(page, assert);
+        await page.getByTestId('day-timeline').waitFor({ timeout: T });
+        const bars = await page.getByTestId('hour-bar').evaluateAll((els) => els.map((e) => [Number(e.dataset.hour), Number(e.dataset.count)]));
+        const hours = bars.map(([h]) => h);
+        assert(JSON.stringify(hours) === '[5,21]', `bars for hours ${JSON.stringify(hours)}, want [5,21]`);
+        const rows = await page.getByTestId('det-row').evaluateAll((trs) => trs.map((tr) => tr.children[4].textContent));
+        const per = (name) => rows.filter((f) => f === name).length;
+        assert(bars[0][1] === per('AM01_20240501_053000.wav') && bars[1][1] === per('AM01_20240501_211500.wav'), `bars ${JSON.stringify(bars)} disagree with the table's files ${JSON.stringify(rows)}`);
+        await page.getByTestId('zoom-fit').click();
+        await page.getByTestId('day-timeline').scrollIntoViewIfNeeded();
+        await page.screenshot({ path: join(shots, '33-birdview-day-timeline.png') });
+        assert(errors.length === 0, `page errors: ${errors.join(' | ')}`);
+        await page.close();
+      } finally {
+        await fetch(new URL('api/settings', url), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ allowed_dirs: [] }) }).catch(() => {});
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -23,6 +23,7 @@ import {
   type SpecRow,
   type View,
 } from './model';
+import { DayTimeline } from './DayTimeline';
 import './birdview.css';
 
 const PLOT_H = 200;
@@ -382,6 +383,7 @@ export function BirdView() {
         onPause={() => setPlaying(false)}
         onEnded={() => setPlaying(false)}
       />
+      {files.length > 1 && <DayTimeline dets={shown} />}
       <DetectionsTable
         dets={shown}
         all={total}

@@ -8,6 +8,7 @@ import {
   lanes,
   layout,
   perHour,
+  perLabelHour,
   ticks,
   timeLabel,
   timeToX,
@@ -145,6 +146,22 @@ describe('perHour and audioURL', () => {
     expect(h[5]).toBe(2);
     expect(h[23]).toBe(1);
     expect(h.reduce((a, b) => a + b, 0)).toBe(3);
+  });
+
+  it('takes the hour as the recording states it (its zone) and stacks labels by their totals', () => {
+    const c = new Collected();
+    c.addRows([
+      det('/x.wav', 0, 'Owl', 0.5, { time: '2024-05-01T05:00:10+02:00' }),
+      det('/x.wav', 3, 'Bird', 0.5, { time: '2024-05-01T05:00:13+02:00' }),
+      det('/y.wav', 0, 'Bird', 0.5, { time: '2024-05-01T21:00:00+02:00' }),
+      det('/z.wav', 0, 'Crow', 0.5),
+    ]);
+    const ds = [...c.dets.values()];
+    expect(perHour(ds)[5]).toBe(2); // not 3 (UTC)
+    expect(perLabelHour(ds).map((l) => [l.label, l.hours[5], l.hours[21]])).toEqual([
+      ['Bird', 1, 1],
+      ['Owl', 1, 0],
+    ]);
   });
 
   it('carries the path and the token in the query', () => {

@@ -26,6 +26,7 @@ export type Detection = {
   label: string;
   confidence: number;
   time?: number; // unix ms of start
+  hour?: number; // hour of the day of start as the recording's time states it (its own zone)
 };
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -65,7 +66,8 @@ export function detectionOf(r: Row): Detection | undefined {
   const confidence = num(r.confidence);
   if (start === undefined || end === undefined || !label || confidence === undefined) return undefined;
   const file = str(r.file);
-  return { id: `${file}|${start}|${label}`, file, start, end, label, confidence, time: ms(r.time) };
+  const h = typeof r.time === 'string' ? /T(\d\d):/.exec(r.time) : null;
+  return { id: `${file}|${start}|${label}`, file, start, end, label, confidence, time: ms(r.time), hour: h ? Number(h[1]) : undefined };
 }
 
 /**
@@ -212,8 +214,21 @@ export function filterDetections(dets: Detection[], f: Filter, key: SortKey = 's
 /** Detections per hour of the day (0–23) for those whose recording has a wall-clock time. */
 export function perHour(dets: Detection[]): number[] {
   const h = new Array<number>(24).fill(0);
-  for (const d of dets) if (d.time !== undefined) h[new Date(d.time).getUTCHours()]++;
+  for (const d of dets) if (d.hour !== undefined) h[d.hour]++;
   return h;
+}
+
+/** Detections per label and hour of the day, labels by their total (most first). */
+export function perLabelHour(dets: Detection[]): { label: string; hours: number[] }[] {
+  const m = new Map<string, number[]>();
+  for (const d of dets) {
+    if (d.hour === undefined) continue;
+    let h = m.get(d.label);
+    if (!h) m.set(d.label, (h = new Array<number>(24).fill(0)));
+    h[d.hour]++;
+  }
+  const sum = (h: number[]) => h.reduce((a, b) => a + b, 0);
+  return [...m].map(([label, hours]) => ({ label, hours })).sort((a, b) => sum(b.hours) - sum(a.hours) || a.label.localeCompare(b.label));
 }
 
 /** The /api/audio address of a recording, with the token an <audio> element cannot send as a header. */
