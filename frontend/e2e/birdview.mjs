@@ -65,7 +65,7 @@ export function birdViewScenarios({ openStudio, assert, shots, T }) {
       });
       assert(colours > 20, `the spectrogram shows ${colours} colours: not drawn`);
       const status = await page.getByTestId('birdview-status').innerText();
-      assert(/^[1-9]\d* spectrogram rows · [1-9]\d* detections · 2 files/.test(status), `view status: ${status}`);
+      assert(/^[1-9]\d* spectrogram rows · [1-9]\d* detections · [1-9]\d* files?/.test(status), `view status: ${status}`);
       await page.screenshot({ path: join(shots, '30-birdview-spectrogram.png') });
 
       // Click a box: the audio element plays that file from the detection's start.
