@@ -40,10 +40,12 @@ var version = "dev"
 const usage = `usage:
   atoll                          open the studio window (desktop build), else serve it
   atoll serve [--addr 127.0.0.1:7300] [--db FILE] [--token T]
-                                 serve the studio at http://ADDR/ (a non-loopback address needs a token)
-  atoll run [--timeout D] [--drain D] [--quiet] graph.json
+                                 serve the studio at http://ADDR/ (open the #token= address it prints:
+                                 the API needs the per-start token, loopback included)
+  atoll run [--timeout D] [--drain D] [--quiet] [--guest-memory-mb N] graph.json
                                  run a graph headless and print its metrics (exit 0 finished or
-                                 stopped, 1 failed or not drained, 2 invalid graph)
+                                 stopped, 1 failed or not drained, 2 invalid graph, 3 finished
+                                 but rows failed into an errors port with no edge)
   atoll validate graph.json      print the graph's problems, one per line (exit 1 when any)
   atoll ` + flowtest.CommandUsage + `
   atoll export GRAPH.json|--graph ID [--version N] -o FILE.atoll [flags]
@@ -148,7 +150,7 @@ func openService(db string) (*app.Service, error) {
 		runners = filepath.Join(filepath.Dir(co), "dist")
 	}
 	return app.Open(app.Options{DB: db, Catalog: catalog(), Examples: graphs, BaseDir: base, Workspace: ws,
-		Services: map[string]any{core.BaseDirService: base}, ReadyFile: os.Getenv("ATOLL_READY_FILE"),
+		Services: map[string]any{core.BaseDirService: base, engine.GuestMemoryBudgetService: *guestMemoryBudget}, ReadyFile: os.Getenv("ATOLL_READY_FILE"),
 		RunnerDir: runners, Version: version})
 }
 
@@ -160,8 +162,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("atoll serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", app.DefaultAddr, "address to listen on (port 0 picks a free one)")
-	token := fs.String("token", os.Getenv("ATOLL_TOKEN"), "token clients must send (generated for a non-loopback address when empty)")
+	token := fs.String("token", os.Getenv("ATOLL_TOKEN"), "token clients must send (random per start when empty)")
 	db := dbFlag(fs)
+	guestMemoryFlag(fs)
 	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
 		return usageError(stderr, err, pos)
 	}
@@ -188,6 +191,7 @@ func desktop(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("atoll", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := dbFlag(fs)
+	guestMemoryFlag(fs)
 	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
 		return usageError(stderr, err, pos)
 	}
@@ -247,7 +251,7 @@ func build(file string, doc *graph.Document, log func(engine.LogEntry), out io.W
 		return nil, nil, false
 	}
 	r, err := engine.Build(doc, engine.Options{Catalog: catalog(), Assets: &fileAssets{dir: dir}, Log: log,
-		Services: map[string]any{studio.BuffersService: buffers, core.BaseDirService: dir}})
+		Services: map[string]any{studio.BuffersService: buffers, core.BaseDirService: dir, engine.GuestMemoryBudgetService: *guestMemoryBudget}})
 	if err != nil {
 		var ig *engine.InvalidGraphError
 		if errors.As(err, &ig) {
@@ -265,6 +269,7 @@ func build(file string, doc *graph.Document, log func(engine.LogEntry), out io.W
 func validate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	guestMemoryFlag(fs)
 	file, doc, code := graphArg(fs, args, stderr)
 	if doc == nil {
 		return code
@@ -283,6 +288,7 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 0, "stop the run (draining it) after this long; 0 = until it ends or Ctrl-C")
 	drain := fs.Duration("drain", 5*time.Second, "how long a stop may drain before the run is cancelled")
 	quiet := fs.Bool("quiet", false, "do not print node logs")
+	guestMemoryFlag(fs)
 	file, doc, code := graphArg(fs, args, stderr)
 	if doc == nil {
 		return code
@@ -332,6 +338,10 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	if !drained {
 		status += ", cancelled: the drain took longer than " + drain.String()
 	}
+	unwired := r.UnwiredErrors()
+	if unwired != nil {
+		status += fmt.Sprintf(" but %d rows failed with no edge from their errors port,", unwired.Rows())
+	}
 	printSummary(stdout, file, status, elapsed, r, buffers)
 	if err != nil && !errors.Is(err, engine.ErrStopped) {
 		fmt.Fprintf(stderr, "atoll run: %s: %v\n", file, err)
@@ -340,6 +350,10 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	if !drained {
 		fmt.Fprintf(stderr, "atoll run: %s: the drain did not finish within %v; rows in flight were abandoned\n", file, *drain)
 		return 1
+	}
+	if unwired != nil {
+		fmt.Fprintf(stderr, "atoll run: %s: %v\n", file, unwired)
+		return exitUnwiredErrors
 	}
 	return 0
 }

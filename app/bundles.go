@@ -250,7 +250,12 @@ func (s *Service) bundleOptions(req ExportRequest) (bundle.Options, string, erro
 	if err != nil {
 		return bundle.Options{}, "", invalidDoc(err)
 	}
+	paths, err := s.pathPolicy()
+	if err != nil {
+		return bundle.Options{}, "", err
+	}
 	opts := bundle.Options{
+		Paths:        paths,
 		GraphJSON:    doc,
 		GraphVersion: vi.Version,
 		BaseDir:      s.opts.BaseDir,

@@ -84,7 +84,7 @@ func examplesStudio(t testing.TB) (*testStudio, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newStudioWith(t, Options{Examples: graphs, BaseDir: filepath.Join(ex, "graphs"), Version: "integration"}), ex
+	return newStudioWith(t, Options{Examples: graphs, BaseDir: filepath.Join(ex, "graphs"), Workspace: ex, Version: "integration"}), ex
 }
 
 // TestIntegrationStudioBundlesRunLikeAtollRun exports the moment example and the bird example

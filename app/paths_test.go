@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atoll-studio/atoll/engine"
+	"github.com/atoll-studio/atoll/internal/testdata"
 	"github.com/atoll-studio/atoll/nodes"
 )
 
@@ -194,5 +195,109 @@ func TestResolveLinks(t *testing.T) {
 	}
 	if _, err := resolveLinks(filepath.Join(tmp, "loop1", "x")); err == nil || !strings.Contains(err.Error(), "too many symbolic links") {
 		t.Errorf("a link loop: %v", err)
+	}
+}
+
+// TestStudioRelativePathsFromTheWorkspace: a relative path is checked where the nodes open it,
+// the graphs directory of the workspace, never the studio's working directory: a recording
+// beside wherever the studio was started is not reachable as "secret.wav".
+func TestStudioRelativePathsFromTheWorkspace(t *testing.T) {
+	s := newConfinedStudio(t)
+	wav, err := os.ReadFile(testdata.Path(t, "audio/birds/birdnet_sample.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.outside, "secret.wav"), wav, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(s.outside)
+	doc := `{"version":1,"id":"","name":"wav","nodes":[
+	 {"id":"wav","type":"source.wav","config":{"path":"secret.wav"}},
+	 {"id":"out","type":"sink.discard","config":{}}],
+	 "edges":[{"from":{"node":"wav","port":"out"},"to":{"node":"out","port":"in"}}]}`
+	probs := s.problems(t, doc)
+	if len(probs) != 1 || probs[0].Node != "wav" || !strings.Contains(probs[0].Message, "secret.wav") {
+		t.Fatalf("source.wav \"secret.wav\" with the studio started in %s: problems %+v, want one: not found in the workspace", s.outside, probs)
+	}
+	// The same file inside the workspace's graphs directory is read.
+	if err := os.WriteFile(filepath.Join(s.ws, "graphs", "secret.wav"), wav, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if probs := s.problems(t, doc); len(probs) != 0 {
+		t.Errorf("source.wav inside the workspace: %+v", probs)
+	}
+}
+
+// TestStudioFlowTestsConfined: the studio's flow tests are confined like its runs: a test whose
+// source or expectation file is outside, or that runs a graph reading outside, fails naming the
+// path, and reads nothing; recording a run of such a graph is refused.
+func TestStudioFlowTestsConfined(t *testing.T) {
+	s := newConfinedStudio(t)
+	doc := fileGraph("../data/in.jsonl", "out/t.jsonl")
+	var g struct{ ID string }
+	s.must(t, "POST", "/api/graphs", map[string]any{"name": "files", "document": json.RawMessage(doc)}, &g)
+	secret := filepath.Join(s.outside, "secret.jsonl")
+	for _, test := range map[string]string{
+		"source file":      fmt.Sprintf(`{"name":"source file","sources":{"src":{"file":%q}},"expect":{"dst":{"count":1}}}`, secret),
+		"expectation file": fmt.Sprintf(`{"name":"expectation file","sources":{"src":{"rows":[{"n":1}]}},"expect":{"dst":{"file":%q}}}`, "../../outside/secret.jsonl"),
+		"inside":           `{"name":"inside","sources":{"src":{"file":"../data/in.jsonl"}},"expect":{"dst":{"count":1}}}`,
+	} {
+		s.must(t, "PUT", "/api/graphs/"+g.ID+"/tests", map[string]any{"test": json.RawMessage(test)}, nil)
+	}
+	var tr TestRun
+	s.must(t, "POST", "/api/graphs/"+g.ID+"/tests/run", map[string]any{}, &tr)
+	for _, r := range tr.Results {
+		refused := strings.Contains(r.Error, "outside the workspace")
+		if (r.Name == "inside") == refused || (r.Name == "inside" && !r.Passed) {
+			t.Errorf("test %q: passed %v, error %q", r.Name, r.Passed, r.Error)
+		}
+	}
+	if len(tr.Results) != 3 {
+		t.Errorf("%d results, want 3: %+v", len(tr.Results), tr.Results)
+	}
+	// A node the test does not replace keeps its paths, and they are checked: a function whose
+	// module is outside.
+	fnDoc := fmt.Sprintf(`{"version":1,"id":"","name":"fn","nodes":[
+	 {"id":"src","type":"source.file","config":{"path":"../data/in.jsonl"}},
+	 {"id":"fn","type":"function.wasm","config":{"module":%q}},
+	 {"id":"dst","type":"sink.file","config":{"path":"out/t.jsonl"}}],
+	 "edges":[{"from":{"node":"src","port":"out"},"to":{"node":"fn","port":"in"}},
+	 {"from":{"node":"fn","port":"out"},"to":{"node":"dst","port":"in"}}]}`, secret)
+	s.must(t, "POST", "/api/graphs/"+g.ID+"/tests/run", map[string]any{"document": json.RawMessage(fnDoc), "names": []string{"inside"}}, &tr)
+	if len(tr.Results) != 1 || !strings.Contains(tr.Results[0].Error, "outside the workspace") || !strings.Contains(tr.Results[0].Error, "secret.jsonl") {
+		t.Errorf("a test of a graph whose function module is %s: %+v", secret, tr.Results)
+	}
+	outsideDoc := fileGraph(secret, "out/t.jsonl")
+	var e errorBody
+	if code := s.do(t, "POST", "/api/tests/record", map[string]any{"document": json.RawMessage(outsideDoc), "name": "r", "targets": []string{"dst"}}, &e); code/100 == 2 ||
+		!strings.Contains(e.Error, "outside the workspace") {
+		t.Errorf("recording a graph that reads %s: %d %+v", secret, code, e)
+	}
+}
+
+// TestStudioExportConfined: exporting a bundle packs the files a graph names; the studio packs
+// only those its graphs may read, so a saved graph naming a file outside cannot carry it out in
+// a download.
+func TestStudioExportConfined(t *testing.T) {
+	s := newConfinedStudio(t)
+	secret := filepath.Join(s.outside, "secret.jsonl")
+	doc := fmt.Sprintf(`{"version":1,"id":"","name":"exfil","nodes":[
+	 {"id":"src","type":"source.file","config":{"path":"../data/in.jsonl"}},
+	 {"id":"fn","type":"function.wasm","config":{"module":"../data/in.jsonl","files":{"loot":%q}}},
+	 {"id":"dst","type":"sink.file","config":{"path":"out/t.jsonl"}}],
+	 "edges":[{"from":{"node":"src","port":"out"},"to":{"node":"fn","port":"in"}},
+	 {"from":{"node":"fn","port":"out"},"to":{"node":"dst","port":"in"}}]}`, secret)
+	var g struct{ ID string }
+	s.must(t, "POST", "/api/graphs", map[string]any{"name": "exfil", "document": json.RawMessage(doc)}, &g)
+	body, resp := s.download(t, ExportRequest{GraphID: g.ID, Platforms: []string{"linux/amd64"}})
+	if resp.StatusCode != 422 || !strings.Contains(string(body), "outside the workspace") || !strings.Contains(string(body), "files.loot") {
+		t.Errorf("export of a graph naming %s: %d %q", secret, resp.StatusCode, body[:min(len(body), 300)])
+	}
+	if strings.Contains(string(body), `{"n":1}`) {
+		t.Errorf("the export carried the outside file (%d bytes)", len(body))
+	}
+	var e errorBody
+	if code := s.do(t, "POST", "/api/bundles/preview", map[string]any{"graph_id": g.ID, "platforms": []string{"linux/amd64"}}, &e); code != 422 {
+		t.Errorf("preview of the export: %d %+v", code, e)
 	}
 }

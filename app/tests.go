@@ -41,12 +41,17 @@ type TestRun struct {
 	Failed  int                `json:"failed"`
 }
 
-func (s *Service) testEnv() flowtest.Env {
+// testEnv is the environment of the studio's flow tests: confined like its runs (paths.go).
+func (s *Service) testEnv() (flowtest.Env, error) {
 	services := map[string]any{studio.BuffersService: studio.NewBuffers()}
 	for k, v := range s.opts.Services {
 		services[k] = v
 	}
-	return flowtest.Env{Catalog: s.catalog, Assets: s.assets, Services: services, Dir: s.opts.BaseDir}
+	paths, err := s.pathPolicy()
+	if err != nil {
+		return flowtest.Env{}, err
+	}
+	return flowtest.Env{Catalog: s.catalog, Assets: s.assets, Services: services, Dir: s.opts.BaseDir, Paths: paths}, nil
 }
 
 // ListTests returns the graph's tests, sorted by name.
@@ -94,7 +99,11 @@ func (s *Service) RecordTest(req RecordRequest) (json.RawMessage, error) {
 	if req.MaxRows < 0 || req.MaxRows > flowtest.MaxRecordRows {
 		return nil, fmt.Errorf("%w max_rows %d: want 0 to %d", ErrInvalid, req.MaxRows, flowtest.MaxRecordRows)
 	}
-	t, err := flowtest.Record(s.ctx, doc, flowtest.RecordOptions{Name: req.Name, Targets: req.Targets, MaxRows: req.MaxRows}, s.testEnv())
+	env, err := s.testEnv()
+	if err != nil {
+		return nil, err
+	}
+	t, err := flowtest.Record(s.ctx, doc, flowtest.RecordOptions{Name: req.Name, Targets: req.Targets, MaxRows: req.MaxRows}, env)
 	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
@@ -124,6 +133,10 @@ func (s *Service) RunTests(graphID string, document json.RawMessage, names []str
 	for _, n := range names {
 		want[n] = true
 	}
+	env, err := s.testEnv()
+	if err != nil {
+		return TestRun{}, err
+	}
 	tr := TestRun{Results: []*flowtest.Result{}}
 	for _, gt := range tests {
 		if len(names) > 0 && !want[gt.Info.Name] {
@@ -134,7 +147,7 @@ func (s *Service) RunTests(graphID string, document json.RawMessage, names []str
 		var res *flowtest.Result
 		if err != nil {
 			res = &flowtest.Result{Name: gt.Info.Name, Error: err.Error()}
-		} else if res, err = flowtest.Run(s.ctx, doc, t, s.testEnv()); err != nil {
+		} else if res, err = flowtest.Run(s.ctx, doc, t, env); err != nil {
 			return TestRun{}, err
 		}
 		if res.Passed {

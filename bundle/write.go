@@ -31,6 +31,10 @@ type Options struct {
 	// BaseDir resolves relative asset paths (the graph file's directory, or the studio's
 	// workspace).
 	BaseDir string
+	// Paths, when set, is asked about every asset the bundle would pack from the host (a path
+	// or a SHA-256, as written): the studio's exporter packs only files its graphs may read.
+	// Other path fields (a sink's output file, say) name the device's files and are not asked.
+	Paths engine.PathPolicy
 	// ResolveAsset returns the file holding a content-addressed asset from the studio's store;
 	// nil when there is no store (the CLI on a graph file).
 	ResolveAsset func(sha256 string) (path string, err error)
@@ -278,6 +282,12 @@ func plan(opts Options) (*planned, error) {
 			}
 			if strings.Contains(val, "${") {
 				continue // a parameter: the device gives the path
+			}
+			if opts.Paths != nil {
+				if err := opts.Paths(val); err != nil {
+					add(engine.Problem{Node: n.ID, Field: ref.field, Message: err.Error()})
+					continue
+				}
 			}
 			file, srcName, err := resolveAsset(opts, val)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,6 +119,8 @@ type nodeRT struct {
 	gauges   map[string]float64
 	status   map[string]string // guarded by gaugeMu
 	lastLog  atomic.Int64      // unix ns of the last unwired-errors log line
+	unwired  atomic.Int64      // rows sent to errors with nothing wired to it
+	firstErr atomic.Pointer[string]
 }
 
 // Build validates the graph and constructs every node. Validation problems and construction
@@ -129,7 +132,8 @@ func Build(doc *graph.Document, opts Options) (*Run, error) {
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = 4
 	}
-	if probs := Validate(doc, opts.Catalog, ValidateOptions{Headless: opts.Headless, Paths: opts.Paths}); len(probs) > 0 {
+	budget, _ := opts.Services[GuestMemoryBudgetService].(int64)
+	if probs := Validate(doc, opts.Catalog, ValidateOptions{Headless: opts.Headless, Paths: opts.Paths, GuestMemoryBudget: budget}); len(probs) > 0 {
 		return nil, &InvalidGraphError{Problems: probs}
 	}
 	r := &Run{doc: doc, opts: opts, byID: map[string]*nodeRT{}, done: make(chan struct{}), lastRate: map[string]rateSample{}, tapsOpen: map[*Tap]struct{}{}}
@@ -619,7 +623,13 @@ func (e *emitter) emit(port string, b *rows.Batch, tok *ackToken) error {
 	}
 	ds := op.dests
 	if len(ds) == 0 {
-		if port == ErrorsPort {
+		if port == ErrorsPort && len(b.Rows) > 0 {
+			rt.unwired.Add(int64(len(b.Rows)))
+			if rt.firstErr.Load() == nil {
+				reason, _ := b.Rows[0].Get(ErrorField)
+				s, _ := reason.AsString()
+				rt.firstErr.CompareAndSwap(nil, &s)
+			}
 			rt.logUnwiredErrors(b)
 		}
 		return nil
@@ -698,12 +708,65 @@ func (e *emitter) Status(name, value string) {
 	e.rt.status[name] = value
 }
 
+// UnwiredErrors is what a run lost on errors ports that nothing was wired to: rows that failed
+// and went nowhere but the log. A run that finished with some did not do all its work, and says
+// so (`atoll run` and `atoll-runner` exit with status 3).
+type UnwiredErrors struct {
+	Nodes []UnwiredNode `json:"nodes"`
+}
+
+// UnwiredNode is one node's share of UnwiredErrors.
+type UnwiredNode struct {
+	Node  string `json:"node"`
+	Rows  int64  `json:"rows"`
+	First string `json:"first"` // the first row's reason
+}
+
+// Rows returns the number of rows lost.
+func (u *UnwiredErrors) Rows() int64 {
+	var n int64
+	for _, x := range u.Nodes {
+		n += x.Rows
+	}
+	return n
+}
+
+func (u *UnwiredErrors) Error() string {
+	parts := make([]string, len(u.Nodes))
+	for i, x := range u.Nodes {
+		parts[i] = fmt.Sprintf("node %q: %d (first: %s)", x.Node, x.Rows, x.First)
+	}
+	return fmt.Sprintf("%d rows failed with no edge from their errors port: %s", u.Rows(), strings.Join(parts, "; "))
+}
+
+// UnwiredErrors returns the rows that went to errors ports nothing is wired to, by node, or nil
+// when there were none.
+func (r *Run) UnwiredErrors() *UnwiredErrors {
+	var u UnwiredErrors
+	for _, rt := range r.nodes {
+		if n := rt.unwired.Load(); n > 0 {
+			first := ""
+			if p := rt.firstErr.Load(); p != nil {
+				first = *p
+			}
+			u.Nodes = append(u.Nodes, UnwiredNode{Node: rt.id, Rows: n, First: first})
+		}
+	}
+	if len(u.Nodes) == 0 {
+		return nil
+	}
+	sort.Slice(u.Nodes, func(i, j int) bool { return u.Nodes[i].Node < u.Nodes[j].Node })
+	return &u
+}
+
 // NodeMetrics is a snapshot of one node's counters.
 type NodeMetrics struct {
-	State      string             `json:"state"`
-	RowsIn     int64              `json:"rows_in"`
-	RowsOut    int64              `json:"rows_out"`
-	Errors     int64              `json:"errors"`
+	State   string `json:"state"`
+	RowsIn  int64  `json:"rows_in"`
+	RowsOut int64  `json:"rows_out"`
+	Errors  int64  `json:"errors"`
+	// Unwired counts the errors that went nowhere: no edge leaves the errors port.
+	Unwired    int64              `json:"unwired_errors,omitempty"`
 	QueueDepth int                `json:"queue_depth"`
 	RowsPerS   float64            `json:"rows_per_s"`
 	LatencyMS  float64            `json:"latency_ms"`
@@ -730,6 +793,7 @@ func (r *Run) Metrics() map[string]NodeMetrics {
 			RowsIn:   rt.rowsIn.Load(),
 			RowsOut:  rt.rowsOut.Load(),
 			Errors:   rt.errs.Load(),
+			Unwired:  rt.unwired.Load(),
 			Restarts: int(rt.restarts.Load()),
 		}
 		if rt.in != nil {

@@ -32,6 +32,68 @@ type Spec struct {
 	Defaults any `json:"-"`
 	// New builds a node (a Source or a Processor) from its config.
 	New func(bc BuildContext, config json.RawMessage) (Node, error) `json:"-"`
+	// GuestMemory, when set, says which config fields cap the guest memory a node may claim.
+	GuestMemory *GuestMemory `json:"guest_memory,omitempty"`
+}
+
+// GuestMemory declares how a node's config caps the guest (WebAssembly) memory it may claim:
+// config[Pages] × PageBytes × config[Instances] bytes (× 1 without Instances), each field
+// taking its default when the config leaves it out. Validation adds the caps of a graph's nodes
+// up against the run's budget; the studio shows each node's cap on the canvas from the same
+// declaration.
+type GuestMemory struct {
+	Pages     string `json:"pages"`
+	Instances string `json:"instances,omitempty"`
+	PageBytes int64  `json:"page_bytes"`
+}
+
+// GuestMemoryCap returns the most guest memory a node of this type with config may claim, in
+// bytes, and how the figure comes about; ok is false when the type caps no guest memory or
+// the fields are not integers (the config's own validation reports that).
+func (s *Spec) GuestMemoryCap(config json.RawMessage) (bytes int64, how string, ok bool) {
+	g := s.GuestMemory
+	if g == nil {
+		return 0, "", false
+	}
+	var cfg map[string]json.RawMessage
+	if len(config) > 0 && json.Unmarshal(config, &cfg) != nil {
+		return 0, "", false
+	}
+	value := func(name string) (int64, bool) {
+		if raw, ok := cfg[name]; ok {
+			var v int64
+			if json.Unmarshal(raw, &v) != nil || v < 0 {
+				return 0, false
+			}
+			return v, true
+		}
+		for _, f := range s.Fields {
+			if f.Name == name {
+				switch d := f.Default.(type) {
+				case int:
+					return int64(d), true
+				case int64:
+					return d, true
+				case float64:
+					return int64(d), true
+				}
+			}
+		}
+		return 0, false
+	}
+	pages, ok := value(g.Pages)
+	if !ok {
+		return 0, "", false
+	}
+	n := int64(1)
+	how = fmt.Sprintf("%s %d × %d KiB", g.Pages, pages, g.PageBytes>>10)
+	if g.Instances != "" {
+		if n, ok = value(g.Instances); !ok {
+			return 0, "", false
+		}
+		how += fmt.Sprintf(" × %s %d", g.Instances, n)
+	}
+	return pages * g.PageBytes * n, how, true
 }
 
 // Port is a typed port. Type "any" connects to everything; "rows" carries ordinary rows; other

@@ -62,11 +62,62 @@ type ValidateOptions struct {
 	// config that matches its schema; an error becomes a problem on that field. Nil accepts
 	// every path (`atoll run` and the runner, on the user's own graph).
 	Paths PathPolicy
+	// GuestMemoryBudget bounds the guest memory all of a graph's nodes may claim together, in
+	// bytes (their caps, Spec.GuestMemory): 0 means DefaultGuestMemoryBudget, < 0 no bound.
+	GuestMemoryBudget int64
 }
 
 // PathPolicy decides whether a node may use a host path named in its config (value as
 // written: relative values are the policy's to resolve). The error says why not.
 type PathPolicy func(value string) error
+
+// DefaultGuestMemoryBudget is the guest memory a run's nodes may claim together unless the
+// host says otherwise (`--guest-memory-mb`): sixteen instances at function.wasm's default cap.
+const DefaultGuestMemoryBudget = 1 << 30
+
+// GuestMemoryBudgetService is the Options.Services key of a run's guest memory budget (an
+// int64 of bytes, as ValidateOptions.GuestMemoryBudget), so that a host that hands its services
+// to every run (the studio) sets it in one place.
+const GuestMemoryBudgetService = "guest_memory_budget"
+
+// checkGuestMemory refuses a graph whose nodes' guest memory caps add up to more than the
+// budget, with one problem on each node that claims some.
+func checkGuestMemory(doc *graph.Document, specs map[string]*Spec, budget int64) []Problem {
+	if budget == 0 {
+		budget = DefaultGuestMemoryBudget
+	}
+	if budget < 0 {
+		return nil
+	}
+	type claim struct {
+		node, how string
+		bytes     int64
+	}
+	var claims []claim
+	var total int64
+	for _, n := range doc.Nodes {
+		s := specs[n.ID]
+		if s == nil {
+			continue
+		}
+		if b, how, ok := s.GuestMemoryCap(n.Config); ok && b > 0 {
+			claims = append(claims, claim{n.ID, how, b})
+			total += b
+		}
+	}
+	if total <= budget {
+		return nil
+	}
+	probs := make([]Problem, len(claims))
+	for i, c := range claims {
+		probs[i] = Problem{Node: c.node, Field: specs[c.node].GuestMemory.Pages, Message: fmt.Sprintf(
+			"guest memory: this node may claim %s (%s); the graph's %d guest nodes may claim %s together, over the run's budget of %s (--guest-memory-mb)",
+			mib(c.bytes), c.how, len(claims), mib(total), mib(budget))}
+	}
+	return probs
+}
+
+func mib(b int64) string { return fmt.Sprintf("%d MiB", (b+(1<<20)-1)>>20) }
 
 // PortsCompatible reports whether an output of type out may feed an input of type in.
 func PortsCompatible(out, in string) bool {
@@ -277,6 +328,7 @@ func Validate(doc *graph.Document, cat *Catalog, opts ValidateOptions) []Problem
 	for _, cyc := range findCycles(doc, valid) {
 		add(Problem{Node: cyc[0], Message: "cycle: " + strings.Join(append(cyc, cyc[0]), " -> ")})
 	}
+	probs = append(probs, checkGuestMemory(doc, specs, opts.GuestMemoryBudget)...)
 	return probs
 }
 

@@ -10,7 +10,7 @@
 // Logs are JSON lines on stderr. SIGINT or SIGTERM stops the sources and drains what is in
 // flight; a second signal abandons it. Exit status: 0 when the run finished or was stopped
 // cleanly, 1 when it failed (or the drain was cut short), 2 for a bad command line or an invalid
-// graph. Relative file paths in the graph resolve against the graph file's directory.
+// graph, 3 when it finished but rows failed into an errors port with no edge. Relative file paths in the graph resolve against the graph file's directory.
 //
 // Bundles (deploy.go, BUNDLE.md in package bundle): verified before anything runs, unpacked into
 // the state directory, parameters from flags, an env file or params.json, checkpoints, and live
@@ -39,6 +39,7 @@ import (
 
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/graph"
+	"github.com/atoll-studio/atoll/internal/runflags"
 	"github.com/atoll-studio/atoll/nodes"
 	_ "github.com/atoll-studio/atoll/nodes/all"
 	"github.com/atoll-studio/atoll/nodes/core"
@@ -48,6 +49,9 @@ import (
 
 // version is set at build time: -ldflags "-X main.version=1.2.3".
 var version = "dev"
+
+// guestMemoryBudget is the runs' guest memory budget in bytes (--guest-memory-mb).
+var guestMemoryBudget = new(int64)
 
 // Exit statuses.
 const (
@@ -183,7 +187,7 @@ func build(path string, log func(engine.LogEntry)) (*engine.Run, *graph.Document
 		Catalog:  nodes.Default,
 		Headless: true,
 		Assets:   fileAssets(dir),
-		Services: map[string]any{core.BaseDirService: dir},
+		Services: map[string]any{core.BaseDirService: dir, engine.GuestMemoryBudgetService: *guestMemoryBudget},
 		Log:      log,
 	})
 	return run, doc, err
@@ -192,6 +196,7 @@ func build(path string, log func(engine.LogEntry)) (*engine.Run, *graph.Document
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the problems as a JSON array")
+	guestMemoryBudget = runflags.GuestMemory(fs)
 	path, err := parseArgs(fs, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "atoll-runner validate: %v\n%s", err, usage)
@@ -234,6 +239,7 @@ func cmdRun(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) i
 	httpAddr := fs.String("http", "", "serve /healthz and Prometheus /metrics on this address (e.g. 127.0.0.1:9464)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	every := fs.Duration("metrics-every", 0, "also log each node's metrics this often (0: only at the end)")
+	guestMemoryBudget = runflags.GuestMemory(fs)
 	path, err := parseArgs(fs, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "atoll-runner run: %v\n%s", err, usage)
@@ -349,6 +355,11 @@ loop:
 	if cancelled {
 		st.set("failed")
 		return exitFailed
+	}
+	if u := run.UnwiredErrors(); u != nil {
+		st.set("finished, rows lost")
+		logger.Error("run finished, but "+u.Error(), "graph", path, "rows", u.Rows())
+		return runflags.ExitUnwiredErrors
 	}
 	st.set("finished")
 	logger.Info("run finished", "graph", path, "seconds", time.Since(st.started).Seconds())

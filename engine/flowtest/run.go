@@ -30,6 +30,42 @@ type Env struct {
 	MaxRows int
 	// Log receives the nodes' logs; nil discards them.
 	Log func(engine.LogEntry)
+	// Paths, when set, confines every host path a test uses: the graph's path fields (as
+	// engine.Options.Paths) and the test's source and expectation files (resolved against Dir).
+	// The studio sets it; `atoll test` on the user's own files does not.
+	Paths engine.PathPolicy
+}
+
+// checkFiles asks env.Paths about the test's source and expectation files.
+func (env Env) checkFiles(t *Test) error {
+	if env.Paths == nil {
+		return nil
+	}
+	check := func(what, f string) error {
+		if f == "" {
+			return nil
+		}
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(env.Dir, f)
+		}
+		if err := env.Paths(f); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	for _, id := range sortedKeys(t.Sources) {
+		if err := check(fmt.Sprintf("source %q: file", id), t.Sources[id].File); err != nil {
+			return err
+		}
+	}
+	for _, target := range sortedKeys(t.Expect) {
+		if e := t.Expect[target]; e != nil {
+			if err := check(fmt.Sprintf("expect %q: file", target), e.File); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // DefaultMaxRows is the default bound on the rows kept per captured target.
@@ -107,6 +143,9 @@ func run(ctx context.Context, doc *graph.Document, t *Test, env Env, res *Result
 	if env.MaxRows <= 0 {
 		env.MaxRows = DefaultMaxRows
 	}
+	if err := env.checkFiles(t); err != nil {
+		return err
+	}
 	plan, err := rewrite(doc, t, env)
 	if err != nil {
 		return err
@@ -175,7 +214,7 @@ var errTimeout = errors.New("the run did not end")
 // it is polled and the run is stopped (drained) once it reports true.
 func execute(ctx context.Context, p *plan, env Env, timeout time.Duration, enough func() bool) (*engine.Run, error) {
 	r, err := engine.Build(p.doc, engine.Options{Catalog: p.catalog, Assets: env.Assets, Services: env.Services,
-		Headless: env.Headless, Log: env.Log})
+		Headless: env.Headless, Log: env.Log, Paths: env.Paths})
 	if err != nil {
 		return nil, err
 	}

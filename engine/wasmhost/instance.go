@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -97,7 +98,21 @@ type Instance struct {
 	state         atomic.Uint32 // callIdle, callRunning, callInterrupted
 	timer         *time.Timer
 	fired         chan struct{}
+	wake          chan struct{} // end tells a watchdog still watching the call that it ended
+
+	// The call being watched, written by begin and read by the watchdog.
+	callLimit atomic.Int64 // its deadline (ns of CPU time, or of wall time without a CPU clock)
+	wall0     atomic.Int64 // unix ns when it began
+	clock     atomic.Int32 // the CPU clock of its thread
+	cpu0      atomic.Int64 // that clock when it began
+	cpuOK     atomic.Bool  // the clock can be read (Linux)
+	byWall    atomic.Bool  // the watchdog stopped it at WallFactor × its deadline
 }
+
+// WallFactor bounds a call's wall time where its CPU time is what max_call_ms limits: a call
+// that waits (a guest sleeping, a host call blocked) or that a saturated machine starves is
+// stopped after WallFactor × max_call_ms of wall time.
+const WallFactor = 10
 
 const (
 	callIdle uint32 = iota
@@ -132,6 +147,7 @@ func (m *Module) NewInstance(cfg InstanceConfig) (*Instance, error) {
 		deadline: time.Duration(m.limits.MaxCallMS) * time.Millisecond,
 		budget:   m.rt.fuelPerMS * int64(m.limits.MaxCallMS),
 		fired:    make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
 	}
 	// Starting an instance (a Go runtime's initialisation, say) may take longer than a batch.
 	i.startDeadline = max(i.deadline, StartDeadline)
@@ -334,10 +350,28 @@ func (i *Instance) startCall(fn api.Function, stack []uint64) error {
 	return i.end(fn.CallWithStack(i.ctx, stack))
 }
 
-// begin gives the guest a fuel budget and arms the deadline for the calls that follow.
+// begin gives the guest a fuel budget and arms the deadline for the calls that follow. The
+// goroutine stays on its OS thread until end, so that the watchdog can read that thread's CPU
+// clock: the deadline is CPU time where the OS has per-thread clocks (Linux), wall time elsewhere.
 func (i *Instance) begin(deadline time.Duration, budget int64) {
 	i.fuel.Set(uint64(budget))
 	i.starting = deadline != i.deadline
+	runtime.LockOSThread()
+	clock, ok := threadClock()
+	var cpu0 time.Duration
+	if ok {
+		cpu0, ok = clockTime(clock)
+	}
+	i.clock.Store(clock)
+	i.cpu0.Store(int64(cpu0))
+	i.cpuOK.Store(ok)
+	i.callLimit.Store(int64(deadline))
+	i.wall0.Store(time.Now().UnixNano())
+	i.byWall.Store(false)
+	select {
+	case <-i.wake: // left by a watchdog that had already let go
+	default:
+	}
 	i.state.Store(callRunning)
 	i.timer.Reset(deadline)
 }
@@ -346,8 +380,13 @@ func (i *Instance) begin(deadline time.Duration, budget int64) {
 func (i *Instance) end(err error) error {
 	interrupted := !i.state.CompareAndSwap(callRunning, callIdle)
 	if !i.timer.Stop() {
+		select {
+		case i.wake <- struct{}{}:
+		default:
+		}
 		<-i.fired // the watchdog ran (or is running): wait until it is done with the fuel
 	}
+	runtime.UnlockOSThread()
 	if interrupted {
 		i.state.Store(callIdle)
 	}
@@ -360,13 +399,39 @@ func (i *Instance) end(err error) error {
 	return i.kill(i.classify(err, interrupted))
 }
 
-// interrupt is the watchdog: it runs when a call passes its deadline and makes the guest trap
-// at its next metering site.
+// interrupt is the watchdog: it runs when a call has run for its deadline in wall time. If the
+// call's thread has used less CPU time than that (it waited, or the machine is busy), it
+// watches on until the CPU time or WallFactor × the deadline in wall time is spent; then it
+// makes the guest trap at its next metering site.
 func (i *Instance) interrupt() {
+	defer func() { i.fired <- struct{}{} }()
+	limit := time.Duration(i.callLimit.Load())
+	wallLimit := WallFactor * limit
+	for i.cpuOK.Load() {
+		if i.state.Load() != callRunning {
+			return
+		}
+		wall := time.Since(time.Unix(0, i.wall0.Load()))
+		if wall >= wallLimit {
+			i.byWall.Store(true)
+			break
+		}
+		now, ok := clockTime(i.clock.Load())
+		used := now - time.Duration(i.cpu0.Load())
+		if !ok || used >= limit {
+			break
+		}
+		t := time.NewTimer(max(time.Millisecond, min(limit-used, wallLimit-wall)))
+		select {
+		case <-i.wake:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 	if i.state.CompareAndSwap(callRunning, callInterrupted) {
 		i.fuel.Set(uint64(interruptFuel))
 	}
-	i.fired <- struct{}{}
 }
 
 // sleep is the guest's nanosleep (WASI poll_oneoff): it wakes up early when interrupted.
@@ -383,12 +448,23 @@ func (i *Instance) sleep(ns int64) {
 
 func (i *Instance) classify(err error, interrupted bool) *CallError {
 	var exit *sys.ExitError
+	i.stderr.endTrace()
+	outOfFuel := !i.m.limits.NoMetering && int64(i.fuel.Get()) < 0 && strings.Contains(err.Error(), "unreachable")
+	if reason, ok := i.outOfMemory(err, interrupted || outOfFuel); ok {
+		return &CallError{Reason: reason}
+	}
 	switch {
+	case interrupted && i.byWall.Load():
+		what := fmt.Sprintf("call exceeded %d × max_call_ms (%d ms)", WallFactor, i.m.limits.MaxCallMS)
+		if i.starting {
+			what = fmt.Sprintf("instance start exceeded %d × its %d ms deadline", WallFactor, i.startDeadline.Milliseconds())
+		}
+		return &CallError{Reason: what + " of wall time while using less CPU time: the guest was waiting or the machine is saturated", Interrupted: true}
 	case interrupted && i.starting:
-		return &CallError{Reason: fmt.Sprintf("instance start exceeded %d ms", i.startDeadline.Milliseconds()), Interrupted: true}
+		return &CallError{Reason: fmt.Sprintf("instance start exceeded %d ms%s", i.startDeadline.Milliseconds(), i.timeKind()), Interrupted: true}
 	case interrupted:
-		return &CallError{Reason: fmt.Sprintf("call exceeded max_call_ms (%d ms)", i.m.limits.MaxCallMS), Interrupted: true}
-	case !i.m.limits.NoMetering && int64(i.fuel.Get()) < 0 && strings.Contains(err.Error(), "unreachable"):
+		return &CallError{Reason: fmt.Sprintf("call exceeded max_call_ms (%d ms)%s", i.m.limits.MaxCallMS, i.timeKind()), Interrupted: true}
+	case outOfFuel:
 		return &CallError{Reason: fmt.Sprintf("call ran out of fuel (max_call_ms %d ms at %d fuel/ms)", i.m.limits.MaxCallMS, i.m.rt.fuelPerMS), Interrupted: true}
 	case errors.As(err, &exit):
 		reason := fmt.Sprintf("guest exited with code %d", exit.ExitCode())
@@ -407,6 +483,37 @@ func (i *Instance) classify(err error, interrupted bool) *CallError {
 		reason += ": " + line
 	}
 	return &CallError{Reason: reason}
+}
+
+// timeKind says which clock the deadline was measured on.
+func (i *Instance) timeKind() string {
+	if i.cpuOK.Load() {
+		return " of CPU time"
+	}
+	return ""
+}
+
+// outOfMemory reports whether a failed call ran out of guest memory: the guest said so (a Go
+// runtime's "out of memory", Rust's "memory allocation of N bytes failed"), or its memory is at
+// the cap and the call was stopped for time (a garbage collector working at the cap).
+func (i *Instance) outOfMemory(err error, stopped bool) (string, bool) {
+	capBytes := uint64(i.m.limits.MemoryPages) * 65536
+	size := uint64(i.mem.Size())
+	atCap := size+4*65536 > capBytes // within four pages: a Go heap grows by more than that
+	line := i.stderr.firstLine()
+	said := strings.Contains(line, "out of memory") || strings.Contains(line, "memory allocation of") ||
+		strings.Contains(err.Error(), "out of memory")
+	if !said && !(atCap && stopped) {
+		return "", false
+	}
+	reason := fmt.Sprintf("out of memory: the guest uses %d MiB of its %d MiB cap (memory_pages %d)", size>>20, capBytes>>20, i.m.limits.MemoryPages)
+	switch {
+	case said && line != "":
+		reason += ": " + line
+	case stopped:
+		reason += " and ran past its deadline"
+	}
+	return reason, true
 }
 
 // kill marks the instance dead with err and closes it; it returns err.
@@ -461,6 +568,7 @@ type lineWriter struct {
 	buf     []byte
 	first   string
 	lastErr string
+	trace   int // lines of a Go stack trace not logged (> 0: in one)
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -488,7 +596,22 @@ func (w *lineWriter) emit(line string) {
 	if w.first == "" {
 		w.first = line
 	}
+	// A Go guest's panic or fatal error is followed by every goroutine's stack (a hundred lines
+	// and more): the message goes to the log, the stack is counted.
+	if w.trace > 0 || strings.HasPrefix(line, "goroutine ") && strings.HasSuffix(line, "]:") {
+		w.trace++
+		return
+	}
 	w.log(w.level, line)
+}
+
+// endTrace logs how many lines of a stack trace were left out, if any.
+func (w *lineWriter) endTrace() {
+	w.firstLine()
+	if w.trace > 0 {
+		w.log(w.level, fmt.Sprintf("(%d lines of the guest's stack trace not logged)", w.trace))
+		w.trace = 0
+	}
 }
 
 // firstLine returns the first line written since the last reset, flushing a partial line.
@@ -500,4 +623,7 @@ func (w *lineWriter) firstLine() string {
 	return w.first
 }
 
-func (w *lineWriter) reset() { w.first = "" }
+func (w *lineWriter) reset() {
+	w.endTrace()
+	w.first = ""
+}

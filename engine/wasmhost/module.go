@@ -38,7 +38,9 @@ const (
 type Limits struct {
 	// MemoryPages caps the guest's memory in 64 KiB pages (default DefaultMemoryPages).
 	MemoryPages uint32
-	// MaxCallMS bounds each call's CPU time (default DefaultMaxCallMS).
+	// MaxCallMS bounds each call's CPU time (default DefaultMaxCallMS): the CPU time of the
+	// call's thread on Linux, wall time elsewhere. A call is also stopped after WallFactor ×
+	// MaxCallMS of wall time, whatever it does.
 	MaxCallMS int
 	// NoMetering compiles the module without fuel checks: calls cannot be interrupted. Only
 	// for measuring the price of metering; never for untrusted code.

@@ -184,7 +184,7 @@ func TestMisbehavingGuestsAreContained(t *testing.T) {
 	}{
 		{"bad-loop", wasmhost.Limits{MaxCallMS: 200}, "call "},
 		{"bad-cloop", wasmhost.Limits{MaxCallMS: 200}, "call "},
-		{"bad-sleep", wasmhost.Limits{MaxCallMS: 200}, "call exceeded max_call_ms (200 ms)"},
+		{"bad-sleep", wasmhost.Limits{MaxCallMS: 200}, "call exceeded 10 × max_call_ms (200 ms) of wall time while using less CPU time"},
 		{"bad-hog", wasmhost.Limits{MemoryPages: 256, MaxCallMS: 20000}, "out of memory"},
 		{"bad-trap", wasmhost.Limits{}, "guest trapped: wasm error: unreachable"},
 		{"bad-panic", wasmhost.Limits{}, "panic: boom: the guest lost its mind"},

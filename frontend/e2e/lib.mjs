@@ -5,7 +5,7 @@
 // Tests get it for free: fetch() from this process to a started server carries it (unless the
 // request sets its own Authorization), and pages of a launched browser find it in
 // sessionStorage, where the studio keeps it after opening `…/#token=…` (so page.goto(url), any
-// path, works). `server.openURL` is the printed address with the token; `fetchWithoutToken` and
+// path, works), and a test's own fetch() inside a page (page.evaluate) to /api/ carries it. `server.openURL` is the printed address with the token; `fetchWithoutToken` and
 // `launchBrowser({ token: false })` are for tests of the token itself.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,11 +26,27 @@ export const TOKEN_KEY = 'atoll.token';
 const servers = [];
 const seeded = new Set();
 
-/** Puts server's token into the sessionStorage of every page of context on its origin. */
+/**
+ * Puts server's token into the sessionStorage of every page of context on its origin, and makes
+ * a test's own fetch() from the page (page.evaluate) to the studio's /api/ send it, as the
+ * studio's backend does. (A context launched with token: false gets neither: the token test
+ * checks the page on its own.)
+ */
 async function seedToken(context, server) {
   await context.addInitScript(
     ({ origin, token, key }) => {
-      if (location.origin === origin && !sessionStorage.getItem(key)) sessionStorage.setItem(key, token);
+      if (location.origin !== origin) return;
+      if (!sessionStorage.getItem(key)) sessionStorage.setItem(key, token);
+      const fetch0 = window.fetch.bind(window);
+      window.fetch = (input, init = {}) => {
+        const u = new URL(input instanceof Request ? input.url : String(input), location.href);
+        const t = sessionStorage.getItem(key);
+        if (!t || u.origin !== location.origin || !u.pathname.startsWith('/api/')) return fetch0(input, init);
+        const headers = new Headers(input instanceof Request ? input.headers : undefined);
+        for (const [k, v] of new Headers(init.headers)) headers.set(k, v);
+        if (!headers.has('authorization')) headers.set('authorization', `Bearer ${t}`);
+        return fetch0(input, { ...init, headers });
+      };
     },
     { origin: server.origin, token: server.token, key: TOKEN_KEY },
   );

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/atoll-studio/atoll/engine"
@@ -50,7 +51,11 @@ var wavSourceSpec = engine.Spec{
 		if err != nil {
 			return nil, err
 		}
-		return &wavSource{cfg: cfg, assets: bc.Assets}, nil
+		file := cfg.Path
+		if dir, ok := bc.Services["base_dir"].(string); ok && dir != "" && file != "" && !filepath.IsAbs(file) {
+			file = filepath.Join(dir, file)
+		}
+		return &wavSource{cfg: cfg, assets: bc.Assets, file: file}, nil
 	},
 }
 
@@ -69,6 +74,10 @@ func init() { nodes.Register(wavSourceSpec) }
 type wavSource struct {
 	cfg    wavSourceConfig
 	assets engine.AssetResolver
+	// file is the path opened: a relative path made absolute against the graph's directory
+	// (BuildContext.Services["base_dir"]), as the file nodes do, so that the studio's path
+	// policy checks what is opened.
+	file string
 }
 
 // Limits of the WAV reader. Every size read from a header is checked against what the format
@@ -113,7 +122,7 @@ type wavStream struct {
 func (s *wavSource) open() (*wavStream, error) {
 	var rs io.ReadSeeker
 	var closer io.Closer = io.NopCloser(nil)
-	if f, err := os.Open(s.cfg.Path); err == nil {
+	if f, err := os.Open(s.file); err == nil {
 		rs, closer = f, f
 	} else if s.assets != nil {
 		data, aerr := s.assets.Asset(s.cfg.Path)

@@ -32,8 +32,15 @@ var wasmSpec = engine.Spec{
 		"stdout/stderr (to the node log) and `atoll_v1.log`. `allow_dir` grants one host " +
 		"directory, read-only, mounted at `/`.\n\n" +
 		"**Limits** (shown on the canvas): `memory_pages` caps guest memory in 64 KiB pages " +
-		"(default 1024 = 64 MiB); `max_call_ms` bounds each call (default 1000 ms; an infinite " +
-		"loop is stopped); `instances` runs that many instances in parallel (default 1). The " +
+		"(default 1024 = 64 MiB) per instance, and the node's cap, `memory_pages` × `instances`, counts " +
+		"against the run's guest memory budget (1 GiB unless `--guest-memory-mb` says otherwise): a graph " +
+		"whose caps add up to more is refused at validation, naming its nodes; `max_call_ms` bounds each call's CPU time (default 1000 ms; an " +
+		"infinite loop is stopped). It is the CPU time of the thread running the call on Linux and wall " +
+		"time elsewhere; a call that waits instead of computing (a guest that sleeps), or that a saturated " +
+		"machine starves, is stopped after " +
+		"10 × `max_call_ms` of wall time. A guest that runs out of memory fails its batch with " +
+		"\"out of memory\" and its size against the cap; a Go guest's stack trace is counted in the log, " +
+		"not copied into it; `instances` runs that many instances in parallel (default 1). The " +
 		"node reports the fuel each batch used (`fuel`) and instance restarts (`restarts`).\n\n" +
 		"Validation loads the module before a run: a file that is not WebAssembly, missing " +
 		"exports, a wrong ABI version or a forbidden import is an error naming the item.",
@@ -47,7 +54,7 @@ var wasmSpec = engine.Spec{
 		{Name: "memory_pages", Type: "integer", Default: wasmhost.DefaultMemoryPages, Min: engine.Num(1), Max: engine.Num(65536),
 			Doc: "memory cap in 64 KiB pages"},
 		{Name: "max_call_ms", Type: "integer", Default: wasmhost.DefaultMaxCallMS, Min: engine.Num(1), Max: engine.Num(600000),
-			Doc: "bound on each call's CPU time, in milliseconds"},
+			Doc: "bound on each call's CPU time, in milliseconds (wall time: 10 × this)"},
 		{Name: "instances", Type: "integer", Default: wasmhost.DefaultInstances, Min: engine.Num(1), Max: engine.Num(64),
 			Doc: "instances (workers) running batches in parallel"},
 		{Name: "allow_dir", Type: "string", Path: true,
@@ -58,6 +65,8 @@ var wasmSpec = engine.Spec{
 		{Name: "filter with config and limits", Config: json.RawMessage(`{"module":"examples/functions/build/go-filter.wasm","config":{"field":"temp_c","min":20},"memory_pages":256,"max_call_ms":200,"instances":2}`)},
 	},
 	Defaults: wasmDefaults,
+	// memory_pages × instances: what the node may claim against the run's guest memory budget.
+	GuestMemory: &engine.GuestMemory{Pages: "memory_pages", Instances: "instances", PageBytes: 65536},
 }
 
 var wasmDefaults = wasmConfig{

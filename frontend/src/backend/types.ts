@@ -16,6 +16,8 @@ export type NodeSpec = {
   outputs: PortSpec[];
   config_schema: JSONSchema;
   examples: { name: string; config: Record<string, unknown> }[];
+  /** Config fields that cap the guest memory the node may claim (function.wasm). */
+  guest_memory?: { pages: string; instances?: string; page_bytes: number };
 };
 
 export type GraphNode = {

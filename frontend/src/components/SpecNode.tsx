@@ -3,6 +3,7 @@ import { memo } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { inputPorts, outputPorts, type FlowNode } from '../store/graph';
 import { useStudio } from '../store/store';
+import { fmtBytes, guestMemoryCap } from './limits';
 
 const PORT_GAP = 18;
 const HEADER = 30;
@@ -24,6 +25,7 @@ function SpecNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const outs = outputPorts(spec);
   const rows = Math.max(ins.length, outs.length, 1);
   const category = spec?.category ?? 'unknown';
+  const memCap = guestMemoryCap(spec, data.config);
   const cls = [
     'atoll-node',
     `cat-${category.replace(/[^a-z0-9]/gi, '-').toLowerCase()}`,
@@ -75,6 +77,11 @@ function SpecNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           data-testid={`handle-${id}-out-${p.name}`}
         />
       ))}
+      {memCap && (
+        <div className="atoll-node-limits" data-testid={`limits-${id}`} title={`guest memory cap: ${memCap.how}`}>
+          mem ≤ {fmtBytes(memCap.bytes)}
+        </div>
+      )}
       {m && (
         <div className="atoll-node-metrics" data-testid={`metrics-${id}`}>
           <span title="rows per second">{fmtRate(m.rows_per_s)}/s</span>

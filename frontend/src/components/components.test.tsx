@@ -108,6 +108,33 @@ describe('SpecNode', () => {
   });
 });
 
+describe('SpecNode limits', () => {
+  it("shows a function node's guest memory cap from its config and the spec's defaults", () => {
+    resetStudio(fakeBackend());
+    const fn = {
+      id: 'function.wasm', category: 'function', summary: 'fn', docs: '', headless: true,
+      inputs: [{ name: 'in', type: 'any', required: true }], outputs: [{ name: 'out', type: 'rows' }],
+      config_schema: { type: 'object', properties: { memory_pages: { type: 'integer', default: 1024 }, instances: { type: 'integer', default: 1 } } },
+      examples: [], guest_memory: { pages: 'memory_pages', instances: 'instances', page_bytes: 65536 },
+    };
+    useStudio.getState().setCatalog([...specs, fn]);
+    const node = (id: string, config: Record<string, unknown>, type = 'function.wasm') =>
+      render(
+        <ReactFlowProvider>
+          <SpecNode {...({ id, data: { type, config }, selected: false } as unknown as NodeProps<FlowNode>)} />
+        </ReactFlowProvider>,
+      );
+    node('fn-1', {});
+    expect(screen.getByTestId('limits-fn-1').textContent).toBe('mem ≤ 64 MiB');
+    node('fn-2', { memory_pages: 65536, instances: 64 });
+    expect(screen.getByTestId('limits-fn-2').textContent).toBe('mem ≤ 256 GiB');
+    expect(screen.getByTestId('limits-fn-2').title).toBe('guest memory cap: memory_pages 65536 × 64 KiB × instances 64');
+    node('map-1', {}, 'transform.map');
+    expect(screen.getByTestId('node-map-1')).toBeTruthy();
+    expect(screen.queryByTestId('limits-map-1')).toBeNull();
+  });
+});
+
 describe('preview', () => {
   it('renders rows as a table with a column per field', () => {
     render(<RowsTable rows={[{ n: 2, t: '2024-01-01T00:00:00Z', v: [1, 2] }, { n: 1, extra: null }]} />);
