@@ -170,7 +170,9 @@ export function BirdView() {
   const dets = useMemo(() => [...c.dets.values()], [c, version]); // eslint-disable-line react-hooks/exhaustive-deps
   const files = useMemo(() => [...c.files], [c, version]); // eslint-disable-line react-hooks/exhaustive-deps
   const lay = useMemo(() => layout(files, spec, dets), [files, spec, dets]);
-  const v: View = view ?? follow(lay.total, Math.min(FOLLOW_SPAN, Math.max(lay.total, 1)));
+  // Without a zoom of the user's: the streaming run's last seconds, or a finished run's whole line.
+  const streaming = run?.status === 'running' || run?.status === 'stopping';
+  const v: View = view ?? (streaming ? follow(lay.total, Math.min(FOLLOW_SPAN, Math.max(lay.total, 1))) : { t0: 0, t1: Math.max(lay.total, 0.25) });
   const shown = useMemo(() => filterDetections(dets, filter, sort, lay), [dets, filter, sort, lay]);
   const stack = useMemo(() => lanes(shown, lay), [shown, lay]);
   const laneH = PLOT_H / stack.count;
