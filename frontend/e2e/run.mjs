@@ -7,6 +7,7 @@ import { exportScenarios } from './export.mjs';
 import { accessScenarios } from './access.mjs';
 import { ensureArtifacts, launchBrowser, pickTypes, startServer } from './lib.mjs';
 import { flowTestScenarios } from './flowtests.mjs';
+import { birdViewScenarios } from './birdview.mjs';
 
 const shots = ensureArtifacts();
 const filter = process.argv[2] ?? '';
@@ -302,6 +303,7 @@ if (process.env.ATOLL_MOCK === '1') console.log('(export scenarios need the real
 else Object.assign(scenarios, exportScenarios);
 Object.assign(scenarios, flowTestScenarios({ openStudio, assert, shots, T }));
 Object.assign(scenarios, accessScenarios);
+Object.assign(scenarios, birdViewScenarios({ openStudio, assert, shots, T }));
 
 const server = await startServer();
 const { context, close } = await launchBrowser();

@@ -55,10 +55,11 @@ const AssetManager = lazy(() => import('./components/AssetManager').then((m) => 
 const ParamsPanel = lazy(() => import('./components/ParamsPanel').then((m) => ({ default: m.ParamsPanel })));
 const ExportDialog = lazy(() => import('./components/ExportDialog').then((m) => ({ default: m.ExportDialog })));
 
+const BirdView = lazy(() => import('./components/birdview/BirdView').then((m) => ({ default: m.BirdView })));
 const SettingsPanel = lazy(() => import('./components/SettingsPanel').then((m) => ({ default: m.SettingsPanel })));
 
 type RightTab = 'config' | 'history' | 'assets' | 'params' | 'settings';
-type BottomTab = 'preview' | 'log' | 'problems' | 'tests';
+type BottomTab = 'preview' | 'log' | 'problems' | 'tests' | 'birds';
 
 export function App() {
   const [right, setRight] = useState<RightTab>('config');
@@ -98,7 +99,7 @@ export function App() {
     }
   }, [preview]);
   useEffect(() => {
-    if (run?.status === 'running' && !preview) setBottom('log');
+    if (run?.status === 'running' && !preview) setBottom((b) => (b === 'birds' ? b : 'log'));
   }, [run?.id]); // eslint-disable-line react-hooks/exhaustive-deps
 
   return (
@@ -126,6 +127,9 @@ export function App() {
               <button className={bottom === 'tests' ? 'on' : ''} onClick={() => (setBottom('tests'), setBottomOpen(true))} data-testid="tab-tests">
                 Tests
               </button>
+              <button className={bottom === 'birds' ? 'on' : ''} onClick={() => (setBottom('birds'), setBottomOpen(true))} data-testid="tab-birds" title="Spectrogram, detections and playback">
+                Spectrogram
+              </button>
               <span className="grow" />
               <RecordTestButton onRecorded={() => (setBottom('tests'), setBottomOpen(true))} />
               <button className="icon" onClick={() => setBottomOpen(!bottomOpen)} title={bottomOpen ? 'Collapse' : 'Expand'}>
@@ -137,6 +141,11 @@ export function App() {
                 {bottom === 'preview' && <PreviewPanel />}
                 {bottom === 'log' && <LogPanel />}
                 {bottom === 'problems' && <ProblemsPanel />}
+                {bottom === 'birds' && (
+                  <Suspense fallback={<div className="panel-empty">Loading…</div>}>
+                    <BirdView />
+                  </Suspense>
+                )}
                 {bottom === 'tests' && (
                   <Suspense fallback={<div className="panel-empty">Loading…</div>}>
                     <TestsPanel />
