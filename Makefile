@@ -37,7 +37,7 @@ test-go: setup $(PREREQS) bin/atoll
 
 # Short fuzzing passes over the decoders (the seeds also run in test-go).
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./engine/rows/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./engine/rows/
 
 test: setup test-go fuzz $(TESTS)
 	@echo "make test: all passed"

@@ -12,7 +12,7 @@ BENCHES += bench-engine
 ENGINE_BENCH_COUNT ?= 5
 
 fuzz-engine:
-	$(GO) test -run '^$$' -fuzz FuzzParseValidate -fuzztime 20s ./engine/
+	$(GO) test -run '^$$' -fuzz FuzzParseValidate -fuzztime 30s ./engine/
 
 # Medians per benchmark and unit of `go test -bench` output: "name unit median" lines.
 ENGINE_MEDIANS = awk '/^Benchmark/ { name = $$1; sub(/-[0-9]+$$/, "", name); \

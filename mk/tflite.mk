@@ -13,7 +13,7 @@ test-tflite:
 	$(GO) test -count=1 -race ./engine/tflite/
 	$(GO) test -count=1 -run 'AllocatesNothing' ./engine/tflite/
 	$(GO) test -count=1 -tags purego -run 'Naive|Gemm|YAMNet|HelloWorld' ./engine/tflite/
-	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 20s ./engine/tflite/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 30s ./engine/tflite/
 
 TFLITE_BENCH_AWK = awk -v cores="$(1)" -v note="$(2)" '/^BenchmarkYAMNet/ { \
 	for (i = 3; i < NF; i++) { u = $$(i+1); \

@@ -34,7 +34,7 @@ $(WASINN_OUT)/wasmedge-yamnet.wasm: engine/wasinn/testdata/wasmedge_yamnet.rs
 test-wasinn: classifier-wasm wasinn-test-wasm
 	$(GO) test -count=1 -race ./engine/wasinn/...
 	$(GO) test -count=1 ./sdk/go/wasinn/... ./examples/functions/go/classifier/...
-	$(GO) test -run '^$$' -fuzz FuzzCalls -fuzztime 15s ./engine/wasinn/
+	$(GO) test -run '^$$' -fuzz FuzzCalls -fuzztime 30s ./engine/wasinn/
 
 # Medians of per-frame times on one core (GOMAXPROCS=1, one interpreter thread); see
 # engine/wasinn/RATIONALE.md for how the overhead is measured.

@@ -55,7 +55,7 @@ test-wasm: wasm-examples
 
 # A short fuzzing pass over the module rewriter (it parses untrusted binaries).
 fuzz-wasm:
-	$(GO) test -run '^$$' -fuzz FuzzInstrument -fuzztime 20s ./engine/wasmhost/internal/meter/
+	$(GO) test -run '^$$' -fuzz FuzzInstrument -fuzztime 30s ./engine/wasmhost/internal/meter/
 
 # Medians of 7 runs of CPU time on one core; see engine/wasmhost/RATIONALE.md.
 bench-wasm: wasm-examples
