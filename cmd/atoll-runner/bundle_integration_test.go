@@ -638,6 +638,19 @@ func TestIntegrationBundleLiveUpdate(t *testing.T) {
 	v5 := liveBundleGraph(t, 5, strings.NewReplacer("VERSION", "1", "MODULE", mod, "CONFIG", cfg("v5"),
 		`"id":"out","type":"sink.file","config":{"path":"out.jsonl"}`,
 		`"id":"out","type":"sink.file","supervision":{"policy":"stop"},"config":{"path":"/proc/atoll-no-such-dir/out.jsonl"}`).Replace(liveGraph), testKey(1))
+	// v4 builds and would run, but the flow test it carries fails (it expects the v3 field):
+	// refused before the swap, v3 keeps running.
+	v4test := func() []byte {
+		var b bytes.Buffer
+		g := strings.NewReplacer("VERSION", "1", "MODULE", mod, "CONFIG", cfg("v4")).Replace(liveGraph)
+		test := `{"version":1,"tests":[{"name":"enriches with v3","sources":{"src":{"rows":[{"seq":1,"kind":"a"}]}},` +
+			`"expect":{"out":{"rows":[{"seq":1,"kind":"a","v3":true}]}}}]}`
+		if _, err := bundle.Write(&b, bundle.Options{GraphJSON: []byte(g), GraphVersion: 4, Key: testKey(1), Catalog: nodes.New(),
+			Created: time.Unix(1767225604, 0), Files: []bundle.File{{Path: bundle.TestsDir + "live.test.json", Data: []byte(test), Kind: bundle.KindTest}}}); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}()
 	b1 := filepath.Join(keyDir, "v1.atoll")
 	writeFile(t, b1, v1)
 
@@ -736,6 +749,13 @@ func TestIntegrationBundleLiveUpdate(t *testing.T) {
 		r, reason := lastUpdate(healthz(t, addr))
 		return r == "refused" && strings.Contains(reason, "not trusted")
 	})
+	drop("v4-test.atoll", v4test)
+	waitFor(t, "v4 with a failing flow test refused", 60*time.Second, p, func() bool {
+		r, reason := lastUpdate(healthz(t, addr))
+		return r == "refused" && strings.Contains(reason, "tests:")
+	})
+	_, reason = lastUpdate(healthz(t, addr))
+	t.Logf("v4 with a failing test: %s", reason)
 	if v := version(); v != 3 {
 		t.Fatalf("running version %v after the refused updates, want 3", v)
 	}
