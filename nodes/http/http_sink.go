@@ -165,7 +165,7 @@ func (s *httpSink) deliver(ctx context.Context, body []byte) error {
 		if !waitUntil(ctx, time.Now().Add(d)) {
 			return ctx.Err()
 		}
-		wait *= 2
+		wait = min(wait*2, maxWait) // capped before it can overflow (max_retries reaches 100)
 	}
 }
 
