@@ -127,6 +127,7 @@ func TestParseRefusesMalformedFiles(t *testing.T) {
 		{`{"version":1,"tests":[{"name":"a","expect":{"x":{"order":"sorted"}}}]}`, `order "sorted"`},
 		{`{"version":1,"tests":[{"name":"a","typo":1}]}`, `unknown field "typo"`},
 		{"{\"version\":1,\n\"tests\":[}", "line 2"},
+		{`{"version":1,"tests":[{"name":"a","expect":{"x":{"fields":{"f":{"regex":"("}}}}}]}`, "missing closing )"},
 	} {
 		_, err := Parse([]byte(c.doc))
 		if err == nil || !strings.Contains(err.Error(), c.err) {

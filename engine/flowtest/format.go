@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -175,6 +176,10 @@ func (r *Rule) UnmarshalJSON(b []byte) error {
 		}
 		*r = Rule{Kind: "tolerance", Tolerance: *o.Tolerance}
 	case o.Regex != nil && o.Tolerance == nil:
+		// Checked here so a bad pattern fails the load, not the compare after the graph ran.
+		if _, err := regexp.Compile(*o.Regex); err != nil {
+			return fmt.Errorf("rule: %w", err)
+		}
 		*r = Rule{Kind: "regex", Regex: *o.Regex}
 	default:
 		return fmt.Errorf("rule %s: want one of tolerance or regex", b)
