@@ -224,9 +224,7 @@ func (n *spectrogramNode) frameAll(dst []rows.Row) []rows.Row {
 
 // transform appends one frame's bins to dst.
 func (n *spectrogramNode) transform(dst []float32, x []float32) []float32 {
-	for i := range n.seq {
-		n.seq[i] = 0
-	}
+	clear(n.seq[len(x):]) // the zero padding (Coefficients leaves seq as it is)
 	for i, v := range x {
 		n.seq[i] = float64(v) * n.win[i]
 	}
