@@ -16,6 +16,7 @@ import (
 	"github.com/atoll-studio/atoll/engine"
 	"github.com/atoll-studio/atoll/engine/rows"
 	"github.com/atoll-studio/atoll/nodes"
+	"github.com/atoll-studio/atoll/nodes/core"
 )
 
 var wavSourceSpec = engine.Spec{
@@ -52,7 +53,7 @@ var wavSourceSpec = engine.Spec{
 			return nil, err
 		}
 		file := cfg.Path
-		if dir, ok := bc.Services["base_dir"].(string); ok && dir != "" && file != "" && !filepath.IsAbs(file) {
+		if dir, ok := bc.Services[core.BaseDirService].(string); ok && dir != "" && file != "" && !filepath.IsAbs(file) {
 			file = filepath.Join(dir, file)
 		}
 		return &wavSource{cfg: cfg, assets: bc.Assets, file: file}, nil
@@ -75,7 +76,7 @@ type wavSource struct {
 	cfg    wavSourceConfig
 	assets engine.AssetResolver
 	// file is the path opened: a relative path made absolute against the graph's directory
-	// (BuildContext.Services["base_dir"]), as the file nodes do, so that the studio's path
+	// (core.BaseDirService), as the file nodes do, so that the studio's path
 	// policy checks what is opened.
 	file string
 }
