@@ -31,6 +31,26 @@ type updateChannel interface {
 	Watch(ctx context.Context, incoming string, found chan<- candidate) error
 }
 
+// offer sends c on found; false when ctx ended first.
+func offer(ctx context.Context, found chan<- candidate, c candidate) bool {
+	select {
+	case found <- c:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// wait waits for t's next tick; false when ctx ended first.
+func wait(ctx context.Context, t *time.Ticker) bool {
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // dirChannel watches a directory for *.atoll files. A file is offered once its size and
 // modification time stayed the same over two polls (so a file being copied is not read half
 // written; writers should still write elsewhere and rename into the directory), and again when
@@ -69,16 +89,12 @@ func (d *dirChannel) Watch(ctx context.Context, incoming string, found chan<- ca
 			}
 			delete(pending, p)
 			offered[p] = st
-			select {
-			case found <- candidate{Channel: d.String(), Path: p}:
-			case <-ctx.Done():
+			if !offer(ctx, found, candidate{Channel: d.String(), Path: p}) {
 				return nil
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !wait(ctx, t) {
 			return nil
-		case <-t.C:
 		}
 	}
 }
@@ -108,16 +124,12 @@ func (u *urlChannel) Watch(ctx context.Context, incoming string, found chan<- ca
 			u.logf("update poll failed", "channel", u.String(), "error", err.Error())
 		} else if p != "" {
 			etag = tag
-			select {
-			case found <- candidate{Channel: u.String(), Path: p}:
-			case <-ctx.Done():
+			if !offer(ctx, found, candidate{Channel: u.String(), Path: p}) {
 				return nil
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !wait(ctx, t) {
 			return nil
-		case <-t.C:
 		}
 	}
 }

@@ -173,9 +173,7 @@ func (m *mqttChannel) Watch(ctx context.Context, incoming string, found chan<- c
 			continue
 		}
 		last = sum
-		select {
-		case found <- candidate{Channel: m.String(), Path: path}:
-		case <-ctx.Done():
+		if !offer(ctx, found, candidate{Channel: m.String(), Path: path}) {
 			return nil
 		}
 	}
