@@ -150,6 +150,16 @@ func run(ctx context.Context, doc *graph.Document, t *Test, env Env, res *Result
 	if err != nil {
 		return err
 	}
+	// The expected rows are read before the run, so a missing or malformed expectation file
+	// fails at once, not after the graph ran.
+	wants := map[string][]json.RawMessage{}
+	for _, target := range sortedKeys(t.Expect) {
+		want, err := t.Expect[target].rows(env.Dir)
+		if err != nil {
+			return fmt.Errorf("%s: %w", plan.labels[target], err)
+		}
+		wants[target] = want
+	}
 	timeout := time.Duration(t.TimeoutMS) * time.Millisecond
 	if timeout <= 0 {
 		timeout = time.Minute
@@ -167,11 +177,7 @@ func run(ctx context.Context, doc *graph.Document, t *Test, env Env, res *Result
 			return fmt.Errorf("%s: %d rows, more than the %d a test keeps", plan.labels[target], total, env.MaxRows)
 		}
 		res.got[target] = got
-		e := t.Expect[target]
-		want, err := e.rows(env.Dir)
-		if err != nil {
-			return fmt.Errorf("%s: %w", plan.labels[target], err)
-		}
+		e, want := t.Expect[target], wants[target]
 		diffs, err := Compare(plan.labels[target], e, want, got)
 		if err != nil {
 			return err
