@@ -119,6 +119,7 @@ type sqliteSink struct {
 	columns map[string]string // name → declared type (upper case), as in the table
 	inserts map[string]*sqlite3.Stmt
 	commits int
+	key     []byte // the non-null field names of the row being inserted, each ended by NUL
 	buf     []byte
 }
 
@@ -300,8 +301,8 @@ func fits(k rows.Kind, typ string) bool {
 
 // insert writes one row, creating the table or columns it needs first.
 func (s *sqliteSink) insert(r rows.Row) error {
-	var names []string
 	var missing []rows.Field
+	s.key = s.key[:0]
 	for _, f := range r {
 		if f.Value.IsNull() {
 			continue
@@ -309,16 +310,21 @@ func (s *sqliteSink) insert(r rows.Row) error {
 		if _, ok := s.columns[f.Name]; !ok {
 			missing = append(missing, f)
 		}
-		names = append(names, f.Name)
+		s.key = append(append(s.key, f.Name...), 0)
 	}
 	if len(missing) > 0 {
 		if err := s.addColumns(missing); err != nil {
 			return err
 		}
 	}
-	key := strings.Join(names, "\x00")
-	stmt := s.inserts[key]
+	stmt := s.inserts[string(s.key)] // looked up without a copy: nothing allocated per row
 	if stmt == nil {
+		var names []string
+		for _, f := range r {
+			if !f.Value.IsNull() {
+				names = append(names, f.Name)
+			}
+		}
 		var q strings.Builder
 		q.WriteString("INSERT INTO ")
 		q.WriteString(sqlite3.QuoteIdentifier(s.cfg.Table))
@@ -340,7 +346,7 @@ func (s *sqliteSink) insert(r rows.Row) error {
 		if stmt, _, err = s.conn.Prepare(q.String()); err != nil {
 			return err
 		}
-		s.inserts[key] = stmt
+		s.inserts[string(s.key)] = stmt
 	}
 	i := 0
 	for _, f := range r {
