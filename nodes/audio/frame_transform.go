@@ -85,13 +85,14 @@ func (n *frameNode) Process(ctx context.Context, port string, b *rows.Batch, out
 			continue
 		}
 		n.rtf.audio(len(samples), rate)
-		if rec := recordingOf(row); n.seeded && rec.file != n.rec.file {
+		rec := recordingOf(row)
+		if n.seeded && rec.file != n.rec.file {
 			// A new recording: the last one's tail is framed and the next starts afresh.
 			outRows = n.windows(outRows, true)
 			*n = frameNode{cfg: n.cfg, buf: n.buf[:0], rtf: n.rtf}
 		}
 		if !n.seeded {
-			n.seeded, n.rate, n.rec = true, rate, recordingOf(row)
+			n.seeded, n.rate, n.rec = true, rate, rec
 			if v, ok := row.Get(FieldStart); ok {
 				n.t0, _ = v.AsFloat()
 			}
