@@ -624,13 +624,7 @@ func (e *emitter) emit(port string, b *rows.Batch, tok *ackToken) error {
 	ds := op.dests
 	if len(ds) == 0 {
 		if port == ErrorsPort && len(b.Rows) > 0 {
-			rt.unwired.Add(int64(len(b.Rows)))
-			if rt.firstErr.Load() == nil {
-				reason, _ := b.Rows[0].Get(ErrorField)
-				s, _ := reason.AsString()
-				rt.firstErr.CompareAndSwap(nil, &s)
-			}
-			rt.logUnwiredErrors(b)
+			rt.unwiredErrors(b)
 		}
 		return nil
 	}
@@ -651,18 +645,26 @@ func (e *emitter) emit(port string, b *rows.Batch, tok *ackToken) error {
 	return nil
 }
 
-// logUnwiredErrors samples failed rows to the log when nothing is wired to errors: at most one
-// line a second per node; the errors metric counts them all.
-func (rt *nodeRT) logUnwiredErrors(b *rows.Batch) {
+// unwiredErrors counts failed rows that nothing is wired to errors for (UnwiredErrors), keeps
+// the first one's reason, and samples them to the log: at most one line a second per node; the
+// errors metric counts them all. b has rows.
+func (rt *nodeRT) unwiredErrors(b *rows.Batch) {
+	rt.unwired.Add(int64(len(b.Rows)))
+	first := rt.firstErr.Load() == nil
 	now := time.Now().UnixNano()
 	last := rt.lastLog.Load()
-	if now-last < int64(time.Second) || !rt.lastLog.CompareAndSwap(last, now) || len(b.Rows) == 0 {
+	logIt := now-last >= int64(time.Second) && rt.lastLog.CompareAndSwap(last, now)
+	if !first && !logIt {
 		return
 	}
-	r := b.Rows[0]
-	reason, _ := r.Get(ErrorField)
+	reason, _ := b.Rows[0].Get(ErrorField)
 	s, _ := reason.AsString()
-	rt.log("warn", fmt.Sprintf("%d rows failed (errors port not wired; %d so far), e.g.: %s", len(b.Rows), rt.errs.Load(), s))
+	if first {
+		rt.firstErr.CompareAndSwap(nil, &s)
+	}
+	if logIt {
+		rt.log("warn", fmt.Sprintf("%d rows failed (errors port not wired; %d so far), e.g.: %s", len(b.Rows), rt.errs.Load(), s))
+	}
 }
 
 func (e *emitter) Reject(row rows.Row, reason error) {
