@@ -2,9 +2,11 @@ package flowtest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -160,69 +162,62 @@ func convert(v rows.Value, ty string) (rows.Value, error) {
 // maxLine bounds one line of a JSON-lines file.
 const maxLine = 16 << 20
 
-// readJSONL reads the rows of a JSON-lines file; errors name the file and line.
-func readJSONL(path string, types map[string]string) ([]rows.Row, error) {
+// eachLine calls fn with every non-blank line of a JSON-lines file (trimmed, valid until fn
+// returns); errors name the file and line.
+func eachLine(path string, fn func(b []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
-	var out []rows.Row
-	for line := 1; sc.Scan(); line++ {
-		b := sc.Bytes()
-		if len(trimSpace(b)) == 0 {
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
 			continue
 		}
-		r, err := typedRow(b, types)
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", path, line, err)
+		if err := fn(b); err != nil {
+			return fmt.Errorf("%s line %d: %w", path, line, err)
 		}
-		out = append(out, r)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s line %d: %w", path, line+1, err)
+	}
+	return nil
+}
+
+// readJSONL reads the rows of a JSON-lines file; errors name the file and line.
+func readJSONL(path string, types map[string]string) ([]rows.Row, error) {
+	var out []rows.Row
+	err := eachLine(path, func(b []byte) error {
+		r, err := typedRow(b, types)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 // readRawJSONL reads a JSON-lines file of expected rows.
 func readRawJSONL(path string) ([]json.RawMessage, error) {
-	data, err := os.ReadFile(path)
+	var out []json.RawMessage
+	err := eachLine(path, func(b []byte) error {
+		if !json.Valid(b) {
+			return errors.New("not JSON")
+		}
+		out = append(out, json.RawMessage(bytes.Clone(b)))
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []json.RawMessage
-	line := 0
-	for len(data) > 0 {
-		line++
-		i := 0
-		for i < len(data) && data[i] != '\n' {
-			i++
-		}
-		l := trimSpace(data[:i])
-		if i < len(data) {
-			i++
-		}
-		data = data[i:]
-		if len(l) == 0 {
-			continue
-		}
-		if !json.Valid(l) {
-			return nil, fmt.Errorf("%s line %d: not JSON", path, line)
-		}
-		out = append(out, json.RawMessage(append([]byte(nil), l...)))
-	}
 	return out, nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
