@@ -72,9 +72,13 @@ func (n *resampleNode) Process(ctx context.Context, port string, b *rows.Batch, 
 		}
 		n.rtf.audio(len(samples), rate)
 		if rec := recordingOf(row); rec.file != n.rec.file {
-			// A new recording: the last one's tail is flushed and the filter starts afresh.
+			// A new recording: the last one's tail is flushed and the filter starts afresh (its
+			// design, which a 44.1 kHz rate makes large, is kept).
 			outRows = n.drain(outRows)
-			n.r, n.rec = nil, rec
+			if n.r != nil {
+				n.r.reset()
+			}
+			n.rec = rec
 		}
 		if rate == n.cfg.ToRate {
 			outRows = append(outRows, row)
@@ -163,10 +167,16 @@ func NewResampler(from, to int, cutoff float64, halfTaps int, beta float64) *Res
 		}
 		r.phases[p] = taps
 	}
-	// Pretend half-1 zeros came before the stream so output 0 is centred on input 0.
-	r.hist = make([]float32, half-1)
-	r.histAt = -int64(half - 1)
+	r.reset()
 	return r
+}
+
+// reset starts a new stream with the same filter.
+func (r *Resampler) reset() {
+	// Pretend half-1 zeros came before the stream so output 0 is centred on input 0.
+	r.hist = append(r.hist[:0], make([]float32, r.half-1)...)
+	r.histAt = -int64(r.half - 1)
+	r.nextOut, r.consumed = 0, 0
 }
 
 // NextTime returns the time in seconds of the next output sample.
