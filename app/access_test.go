@@ -59,6 +59,25 @@ func servedURL(t *testing.T, r io.Reader) (url, token string) {
 	return url, token
 }
 
+// serveStudio runs Serve with opts (Out set here) and returns the URL and token it printed, and
+// stop, which ends it and fails the test if Serve returned an error.
+func serveStudio(t *testing.T, svc *Service, opts ServeOptions) (url, token string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	opts.Out = pw
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, svc, opts); pw.Close() }()
+	url, token = servedURL(t, pr)
+	return url, token, func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestServeLoopbackNeedsToken: on 127.0.0.1 too, every API call and the WebSocket need the
 // per-start token (any local user can reach a loopback port); the page itself loads without it
 // (it reads the token from the URL's fragment) and cannot be framed.
@@ -68,15 +87,8 @@ func TestServeLoopbackNeedsToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
 	web := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>studio</title>")}}
-	go func() {
-		done <- Serve(ctx, svc, ServeOptions{Addr: "127.0.0.1:0", Web: web, Out: pw})
-		pw.Close()
-	}()
-	url, token := servedURL(t, pr)
+	url, token, stop := serveStudio(t, svc, ServeOptions{Addr: "127.0.0.1:0", Web: web})
 	do := func(method, path string, h map[string]string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(t.Context(), method, url+path, strings.NewReader(`{"document":`+pipelineDoc+`}`))
@@ -169,10 +181,7 @@ func TestServeLoopbackNeedsToken(t *testing.T) {
 		t.Errorf("websocket from another origin: %v (%v), want 403", err, resp)
 	}
 
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }
 
 // TestTokenEachStart: two starts print two different tokens, and one start's token does not
@@ -185,11 +194,8 @@ func TestTokenEachStart(t *testing.T) {
 	defer svc.Close()
 	var urls, tokens [2]string
 	for i := range 2 {
-		ctx, cancel := context.WithCancel(t.Context())
-		pr, pw := io.Pipe()
-		done := make(chan error, 1)
-		go func() { done <- Serve(ctx, svc, ServeOptions{Addr: "127.0.0.1:0", Out: pw}); pw.Close() }()
-		urls[i], tokens[i] = servedURL(t, pr)
+		var stop func()
+		urls[i], tokens[i], stop = serveStudio(t, svc, ServeOptions{Addr: "127.0.0.1:0"})
 		if i == 1 {
 			req, _ := http.NewRequest("GET", urls[1]+"api/graphs", nil)
 			req.Header.Set("Authorization", "Bearer "+tokens[0])
@@ -202,10 +208,7 @@ func TestTokenEachStart(t *testing.T) {
 				t.Errorf("the previous start's token: %d, want 401", resp.StatusCode)
 			}
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		stop()
 	}
 	if tokens[0] == tokens[1] {
 		t.Errorf("two starts printed the same token %q", tokens[0])

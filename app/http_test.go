@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -491,11 +490,7 @@ func TestServeNonLoopbackNeedsToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, svc, ServeOptions{Addr: "0.0.0.0:0", Out: pw}); pw.Close() }()
-	url, token := servedURL(t, pr)
+	url, token, stop := serveStudio(t, svc, ServeOptions{Addr: "0.0.0.0:0"})
 	get := func(path string, h map[string]string) *http.Response {
 		req, _ := http.NewRequest("GET", url+path, nil)
 		for k, v := range h {
@@ -520,10 +515,7 @@ func TestServeNonLoopbackNeedsToken(t *testing.T) {
 	if r := get("api/catalog?token="+token, nil); r.StatusCode != 200 {
 		t.Errorf("?token=: %d", r.StatusCode)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }
 
 func TestAssets(t *testing.T) {
