@@ -129,9 +129,19 @@ func (s *Service) RunTests(graphID string, document json.RawMessage, names []str
 	if err != nil {
 		return TestRun{}, err
 	}
-	want := map[string]bool{}
+	want := map[string]bool{} // the names asked for: true once found
 	for _, n := range names {
-		want[n] = true
+		want[n] = false
+	}
+	for _, gt := range tests {
+		if _, ok := want[gt.Info.Name]; ok {
+			want[gt.Info.Name] = true
+		}
+	}
+	for n, found := range want { // before running any, not after
+		if !found {
+			return TestRun{}, fmt.Errorf("graph %q test %q: %w", graphID, n, ErrNotFound)
+		}
 	}
 	env, err := s.testEnv()
 	if err != nil {
@@ -142,7 +152,6 @@ func (s *Service) RunTests(graphID string, document json.RawMessage, names []str
 		if len(names) > 0 && !want[gt.Info.Name] {
 			continue
 		}
-		delete(want, gt.Info.Name)
 		t, err := flowtest.ParseTest(gt.Test)
 		var res *flowtest.Result
 		if err != nil {
@@ -156,9 +165,6 @@ func (s *Service) RunTests(graphID string, document json.RawMessage, names []str
 			tr.Failed++
 		}
 		tr.Results = append(tr.Results, res)
-	}
-	for n := range want {
-		return TestRun{}, fmt.Errorf("graph %q test %q: %w", graphID, n, ErrNotFound)
 	}
 	return tr, nil
 }

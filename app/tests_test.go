@@ -61,6 +61,9 @@ func TestRecordEditSaveRunTests(t *testing.T) {
 	if len(r.Targets) != 2 || len(r.Targets[0].Got) != 30 || len(r.Targets[0].Want) != 30 {
 		t.Fatalf("targets for the side-by-side view: %+v", r.Targets)
 	}
+	if code := s.do(t, "POST", "/api/graphs/"+g.ID+"/tests/run", map[string]any{"names": []string{"doubles", "nope"}}, nil); code != http.StatusNotFound {
+		t.Fatalf("an unknown test name: status %d", code)
+	}
 	if code := s.do(t, "PUT", "/api/graphs/"+g.ID+"/tests", map[string]any{"test": json.RawMessage(`{"name":""}`)}, nil); code != http.StatusBadRequest {
 		t.Fatalf("a nameless test: status %d", code)
 	}
