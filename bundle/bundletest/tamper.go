@@ -83,6 +83,21 @@ func find(es []entry, match func(string) bool) int {
 	return -1
 }
 
+// Build writes the good bundle opts describes and its bomb (opts plus a 4 MiB data entry), and
+// returns the good bundle's bytes with the tampering table for both (see Cases).
+func Build(opts bundle.Options, untrusted ed25519.PrivateKey) ([]byte, []Case, error) {
+	var good, bomb bytes.Buffer
+	if _, err := bundle.Write(&good, opts); err != nil {
+		return nil, nil, err
+	}
+	opts.Files = append(append([]bundle.File(nil), opts.Files...), bundle.File{Path: "data/zeros.bin", Data: make([]byte, 4<<20)})
+	if _, err := bundle.Write(&bomb, opts); err != nil {
+		return nil, nil, err
+	}
+	cases, err := Cases(good.Bytes(), bomb.Bytes(), untrusted)
+	return good.Bytes(), cases, err
+}
+
 // Cases returns the tampering table for good, a bundle signed by a trusted key holding at least
 // a .wasm asset and an entry under tests/ or data/ (and a .tflite model, for the model case).
 // bomb is a good bundle with an entry of more than 1 MiB; its case sets MaxEntrySize to 1 MiB.

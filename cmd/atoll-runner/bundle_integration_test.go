@@ -265,15 +265,7 @@ func TestIntegrationBundleTampering(t *testing.T) {
 	dir := copyExamples(t, root, birds)
 	opts := bundle.Options{GraphJSON: birds.Data, BaseDir: filepath.Join(dir, "graphs"), Key: testKey(1), AtollVersion: "test",
 		Catalog: nodes.New(), Files: []bundle.File{{Path: "data/notes.txt", Data: []byte("device notes\n")}}}
-	var good, bomb bytes.Buffer
-	if _, err := bundle.Write(&good, opts); err != nil {
-		t.Fatal(err)
-	}
-	opts.Files = append(opts.Files, bundle.File{Path: "data/zeros.bin", Data: make([]byte, 4<<20)})
-	if _, err := bundle.Write(&bomb, opts); err != nil {
-		t.Fatal(err)
-	}
-	cases, err := bundletest.Cases(good.Bytes(), bomb.Bytes(), testKey(2))
+	good, cases, err := bundletest.Build(opts, testKey(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +321,7 @@ func TestIntegrationBundleTampering(t *testing.T) {
 	studio := []byte(`{"version":1,"id":"example-birds-yamnet","name":"g","nodes":[
 		{"id":"gen","type":"source.generator"},{"id":"peek","type":"sink.preview"}],
 		"edges":[{"from":{"node":"gen","port":"out"},"to":{"node":"peek","port":"in"}}]}`)
-	data, err := bundletest.ReplaceEntry(good.Bytes(), testKey(1), bundle.GraphPath, studio)
+	data, err := bundletest.ReplaceEntry(good, testKey(1), bundle.GraphPath, studio)
 	if err != nil {
 		t.Fatal(err)
 	}
