@@ -391,11 +391,8 @@ func (d decoder) decodeCSV(payload []byte, tag func(rows.Row) rows.Row, fail fun
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header := d.cfg.CSVColumns
-	failLine := func(line int, rec []string, err error) {
-		raw := []byte(fmt.Sprint(rec))
-		fail(raw, fmt.Errorf("csv line %d: %w", line, err))
-	}
 	for {
+		start := cr.InputOffset()
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
@@ -414,7 +411,8 @@ func (d decoder) decodeCSV(payload []byte, tag func(rows.Row) rows.Row, fail fun
 			continue
 		}
 		if len(rec) != len(header) {
-			failLine(line, rec, fmt.Errorf("%d fields, the header has %d", len(rec), len(header)))
+			raw := bytes.TrimRight(payload[start:cr.InputOffset()], "\r\n") // the record as sent
+			fail(raw, fmt.Errorf("csv line %d: %d fields, the header has %d", line, len(rec), len(header)))
 			continue
 		}
 		r := make(rows.Row, 0, len(rec)+2)

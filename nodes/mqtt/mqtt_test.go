@@ -202,14 +202,15 @@ func TestSourceFormats(t *testing.T) {
 		name, cfg, payload string
 		want               []string // rows' JSON without _topic/_message_id
 		wantErr            []string // substrings of the errors rows' _error
+		wantRaw            string   // the errors row's raw, when set
 	}{
-		{"json object", `"format":"json"`, `{"a":1,"b":"x"}`, []string{`{"a":1,"b":"x"}`}, nil},
-		{"json array", `"format":"json"`, `[{"a":1},{"a":2.5},7]`, []string{`{"a":1}`, `{"a":2.5}`}, []string{"element 2"}},
-		{"json malformed", `"format":"json"`, `{"a":`, nil, []string{"message id", `on topic "fmt/json malformed"`, "json"}},
-		{"json not an object", `"format":"json"`, `42`, nil, []string{"not a JSON object"}},
-		{"csv with header", `"format":"csv"`, "id,temp,ok\ns1,21.5,yes\ns2,,no\n", []string{`{"id":"s1","temp":21.5,"ok":"yes"}`, `{"id":"s2","temp":null,"ok":"no"}`}, nil},
-		{"csv columns", `"format":"csv","csv_columns":["id","n"]`, "a,1\nb,2,extra\nc,3", []string{`{"id":"a","n":1}`, `{"id":"c","n":3}`}, []string{"csv line 2", "3 fields"}},
-		{"raw", `"format":"raw"`, "\x00\x01bytes", []string{`{"payload":"AAFieXRlcw=="}`}, nil},
+		{"json object", `"format":"json"`, `{"a":1,"b":"x"}`, []string{`{"a":1,"b":"x"}`}, nil, ""},
+		{"json array", `"format":"json"`, `[{"a":1},{"a":2.5},7]`, []string{`{"a":1}`, `{"a":2.5}`}, []string{"element 2"}, ""},
+		{"json malformed", `"format":"json"`, `{"a":`, nil, []string{"message id", `on topic "fmt/json malformed"`, "json"}, ""},
+		{"json not an object", `"format":"json"`, `42`, nil, []string{"not a JSON object"}, ""},
+		{"csv with header", `"format":"csv"`, "id,temp,ok\ns1,21.5,yes\ns2,,no\n", []string{`{"id":"s1","temp":21.5,"ok":"yes"}`, `{"id":"s2","temp":null,"ok":"no"}`}, nil, ""},
+		{"csv columns", `"format":"csv","csv_columns":["id","n"]`, "a,1\nb,2,extra\nc,3", []string{`{"id":"a","n":1}`, `{"id":"c","n":3}`}, []string{"csv line 2", "3 fields"}, "b,2,extra"},
+		{"raw", `"format":"raw"`, "\x00\x01bytes", []string{`{"payload":"AAFieXRlcw=="}`}, nil, ""},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,8 +258,12 @@ func TestSourceFormats(t *testing.T) {
 						t.Errorf("error %q does not contain %q", msg, w)
 					}
 				}
-				if _, ok := errs[0].Get("raw"); !ok {
+				raw, ok := errs[0].Get("raw")
+				if !ok {
 					t.Errorf("errors row without raw: %s", errs[0].AppendJSON(nil))
+				}
+				if s, _ := raw.AsString(); tc.wantRaw != "" && s != tc.wantRaw {
+					t.Errorf("raw %q, want %q", s, tc.wantRaw)
 				}
 			}
 		})
