@@ -20,8 +20,12 @@ const ExitUnwiredErrors = 3
 // engine.DefaultGuestMemoryBudget, or $ATOLL_GUEST_MEMORY_MB.
 func GuestMemory(fs *flag.FlagSet) *int64 {
 	def := int64(engine.DefaultGuestMemoryBudget >> 20)
-	if v, err := strconv.ParseInt(os.Getenv("ATOLL_GUEST_MEMORY_MB"), 10, 64); err == nil && (v > 0 || v == -1) {
-		def = v
+	if env := os.Getenv("ATOLL_GUEST_MEMORY_MB"); env != "" {
+		if v, err := parseMiB(env); err != nil {
+			fmt.Fprintf(os.Stderr, "atoll: $ATOLL_GUEST_MEMORY_MB: %v; using the default %d MiB\n", err, def)
+		} else {
+			def = v
+		}
 	}
 	budget := new(int64)
 	set := func(mb int64) {
@@ -33,12 +37,21 @@ func GuestMemory(fs *flag.FlagSet) *int64 {
 	set(def)
 	fs.Func("guest-memory-mb", fmt.Sprintf("guest (WebAssembly) memory all of a run's function nodes may claim together, in MiB; -1: no limit (default %d, or $ATOLL_GUEST_MEMORY_MB)", def),
 		func(s string) error {
-			v, err := strconv.ParseInt(s, 10, 64)
-			if err != nil || v == 0 || v < -1 || v > 1<<40 {
-				return fmt.Errorf("%q is not a number of MiB > 0 (or -1)", s)
+			v, err := parseMiB(s)
+			if err != nil {
+				return err
 			}
 			set(v)
 			return nil
 		})
 	return budget
+}
+
+// parseMiB reads a memory budget in MiB: a number > 0, or -1 for no limit.
+func parseMiB(s string) (int64, error) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v == 0 || v < -1 || v > 1<<40 {
+		return 0, fmt.Errorf("%q is not a number of MiB > 0 (or -1)", s)
+	}
+	return v, nil
 }
