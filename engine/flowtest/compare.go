@@ -290,6 +290,13 @@ func (c *compiled) wantKey(w []field) (string, bool) {
 func canon(raw []byte) string {
 	if len(raw) > 0 {
 		switch c := raw[0]; {
+		case c == '"' && bytes.IndexByte(raw, '\\') >= 0:
+			// Escapes spelled differently ("\u0041", "A") are equal: key the decoded text.
+			var s string
+			if json.Unmarshal(raw, &s) == nil {
+				return `"` + s + `"`
+			}
+			return string(raw)
 		case c == '"' || c == 't' || c == 'f' || c == 'n':
 			return string(raw)
 		case c == '-' || (c >= '0' && c <= '9'):
