@@ -213,15 +213,12 @@ func (c *compiled) multiset(got []rows.Row, add func(Diff) bool) {
 		buckets[k] = append(buckets[k], j)
 	}
 	for i, w := range c.want {
-		k, ok := c.wantKey(w)
 		matched := false
-		if ok {
-			for _, j := range buckets[k] {
-				if !used[j] {
-					if _, same := c.row(i+1, w, got[j]); same {
-						used[j], matched = true, true
-						break
-					}
+		for _, j := range buckets[c.wantKey(w)] {
+			if !used[j] {
+				if _, same := c.row(i+1, w, got[j]); same {
+					used[j], matched = true, true
+					break
 				}
 			}
 		}
@@ -275,7 +272,7 @@ func (c *compiled) gotKey(r rows.Row) string {
 	return strings.Join(parts, "\x00")
 }
 
-func (c *compiled) wantKey(w []field) (string, bool) {
+func (c *compiled) wantKey(w []field) string {
 	var parts []string
 	for _, f := range w {
 		if c.rule(f.name).Kind == "exact" {
@@ -283,7 +280,7 @@ func (c *compiled) wantKey(w []field) (string, bool) {
 		}
 	}
 	sort.Strings(parts)
-	return strings.Join(parts, "\x00"), true
+	return strings.Join(parts, "\x00")
 }
 
 // canon rewrites a JSON value so that equal values (by jsonEqual) have equal text.
