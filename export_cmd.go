@@ -204,8 +204,11 @@ func exportCmd(args []string, stdout, stderr io.Writer) int {
 		opts.Key = k.Private
 	}
 
-	// Plan first: a refused export leaves no file behind.
-	if _, err := bundle.Plan(opts); err != nil {
+	// Write plans (hashing every asset and runner) and refuses before any byte; the bundle is
+	// built in memory, so a refused export leaves no file behind.
+	var buf bytes.Buffer
+	m, err := bundle.Write(&buf, opts)
+	if err != nil {
 		var pe *bundle.PlanError
 		if errors.As(err, &pe) {
 			for _, p := range pe.Problems {
@@ -213,11 +216,6 @@ func exportCmd(args []string, stdout, stderr io.Writer) int {
 			}
 			return 2
 		}
-		return fail(err)
-	}
-	var buf bytes.Buffer
-	m, err := bundle.Write(&buf, opts)
-	if err != nil {
 		return fail(err)
 	}
 	tmp := *out + ".tmp"
