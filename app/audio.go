@@ -107,10 +107,7 @@ func (s *Service) readablePath(ref string) (string, error) {
 	if err := policy(ref); err != nil {
 		return "", fmt.Errorf("%w: %w", err, ErrInvalid)
 	}
-	if !filepath.IsAbs(ref) && s.opts.BaseDir != "" {
-		return filepath.Join(s.opts.BaseDir, ref), nil
-	}
-	return ref, nil
+	return s.assets.path(ref), nil // as the nodes' asset resolver joins it
 }
 
 // notFound marks a missing file as ErrNotFound (404) and leaves other errors as they are.
