@@ -540,6 +540,18 @@ func tallyKey(v rows.Value) string {
 	return string(v.AppendJSON(nil))
 }
 
+// countValues counts the rows by their value of field name (tallyKey); rows without it are not
+// counted.
+func countValues(got []rows.Row, name string) map[string]int64 {
+	counts := map[string]int64{}
+	for _, r := range got {
+		if v, ok := r.Get(name); ok {
+			counts[tallyKey(v)]++
+		}
+	}
+	return counts
+}
+
 func (c *compiled) tally(got []rows.Row, add func(Diff) bool) {
 	names := make([]string, 0, len(c.e.Tally))
 	for n := range c.e.Tally {
@@ -547,12 +559,7 @@ func (c *compiled) tally(got []rows.Row, add func(Diff) bool) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		counts := map[string]int64{}
-		for _, r := range got {
-			if v, ok := r.Get(name); ok {
-				counts[tallyKey(v)]++
-			}
-		}
+		counts := countValues(got, name)
 		want := c.e.Tally[name]
 		keys := make([]string, 0, len(want)+len(counts))
 		for k := range want {

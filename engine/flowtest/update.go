@@ -28,7 +28,7 @@ func (r *Result) Update(t *Test, dir string) error {
 					buf.Write(raw)
 					buf.WriteByte('\n')
 				}
-				if err := os.WriteFile(filepath.Join(dir, e.File), buf.Bytes(), 0o644); err != nil {
+				if err := writeFile(filepath.Join(dir, e.File), buf.Bytes()); err != nil {
 					return err
 				}
 			} else {
@@ -40,13 +40,7 @@ func (r *Result) Update(t *Test, dir string) error {
 			e.Count = &n
 		}
 		for name := range e.Tally {
-			counts := map[string]int64{}
-			for _, row := range got {
-				if v, ok := row.Get(name); ok {
-					counts[tallyKey(v)]++
-				}
-			}
-			e.Tally[name] = counts
+			e.Tally[name] = countValues(got, name)
 		}
 	}
 	for id, c := range t.Metrics {
