@@ -105,7 +105,7 @@ func Record(ctx context.Context, doc *graph.Document, opts RecordOptions, env En
 		src.Types = typesOf(got)
 		t.Sources[id] = src
 	}
-	targets := opts.Targets
+	targets := append([]string(nil), opts.Targets...) // sorted below: not the caller's slice
 	if len(targets) == 0 {
 		targets = sinks
 	}
