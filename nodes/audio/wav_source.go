@@ -125,6 +125,8 @@ func (s *wavSource) open() (*wavStream, error) {
 	var closer io.Closer = io.NopCloser(nil)
 	if f, err := os.Open(s.file); err == nil {
 		rs, closer = f, f
+	} else if f := s.assetFile(); f != nil {
+		rs, closer = f, f
 	} else if s.assets != nil {
 		data, aerr := s.assets.Asset(s.cfg.Path)
 		if aerr != nil {
@@ -141,6 +143,27 @@ func (s *wavSource) open() (*wavStream, error) {
 	}
 	st.closer = closer
 	return st, nil
+}
+
+// assetFile opens the file behind an asset reference when the resolver can name one (the
+// studio's store keeps each asset as a file), so that a stored recording streams as a path does
+// instead of being read whole; nil otherwise.
+func (s *wavSource) assetFile() *os.File {
+	pa, ok := s.assets.(interface {
+		Path(ref string) (string, error)
+	})
+	if !ok {
+		return nil
+	}
+	p, err := pa.Path(s.cfg.Path)
+	if err != nil {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil
+	}
+	return f
 }
 
 // openWAV reads and checks the headers and positions rs at the samples.
