@@ -150,10 +150,11 @@ type sink struct {
 	node  string
 	topic topicTemplate
 
-	once   sync.Once
-	client paho.Client
-	st     *connState
-	buf    []byte
+	once     sync.Once
+	startErr error
+	client   paho.Client
+	st       *connState
+	buf      []byte
 }
 
 func (s *sink) Validate() error {
@@ -176,19 +177,19 @@ func (s *sink) Validate() error {
 }
 
 // start connects on the first batch (a sink that never gets rows never connects).
+// Its error is kept: a later batch gets it again instead of a nil client.
 func (s *sink) start() error {
-	var err error
 	s.once.Do(func() {
 		s.st = &connState{node: s.node, broker: s.cfg.Broker}
-		var opts *paho.ClientOptions
-		opts, err = s.cfg.clientOptions(s.st)
+		opts, err := s.cfg.clientOptions(s.st)
 		if err != nil {
+			s.startErr = err
 			return
 		}
 		s.client = paho.NewClient(opts)
 		s.client.Connect()
 	})
-	return err
+	return s.startErr
 }
 
 // retryWait is the pause before publishing again the messages of a batch that failed.

@@ -418,3 +418,17 @@ func mustDoc(t testing.TB, js string) *graph.Document {
 }
 
 var _ = json.Valid
+
+// TestSinkStartErrorKept: a connection that cannot be set up fails every batch with its cause,
+// not only the first one.
+func TestSinkStartErrorKept(t *testing.T) {
+	s := &sink{node: "out", cfg: sinkDefaults()}
+	s.cfg.Broker = "ssl://127.0.0.1:1"
+	s.cfg.CAFile = t.TempDir() + "/missing.pem"
+	b := &rows.Batch{Rows: []rows.Row{{{Name: "a", Value: rows.Int(1)}}}}
+	for i := range 2 {
+		if err := s.Process(t.Context(), "in", b, nil); err == nil || !strings.Contains(err.Error(), "ca_file") {
+			t.Fatalf("batch %d: %v, want the ca_file error", i+1, err)
+		}
+	}
+}
