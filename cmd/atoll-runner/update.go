@@ -162,21 +162,29 @@ func (u *urlChannel) fetch(ctx context.Context, incoming, etag string) (string, 
 		return "", etag, err
 	}
 	p := filepath.Join(incoming, fmt.Sprintf("url-%d.atoll", u.n.Add(1)))
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return "", etag, err
-	}
-	n, err := io.Copy(f, io.LimitReader(resp.Body, u.maxSize+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && n > u.maxSize {
-		err = fmt.Errorf("GET %s: body exceeds the limit of %d bytes", u.url, u.maxSize)
-	}
-	if err != nil {
-		os.Remove(p)
+	if err := saveBody(p, u.url, resp.Body, u.maxSize, io.Discard); err != nil {
 		return "", etag, err
 	}
 	// Without an ETag every poll downloads again; the runner ignores a bundle it runs already.
 	return p, resp.Header.Get("ETag"), nil
+}
+
+// saveBody writes the body of a GET of url into a new file at path, refusing more than max bytes;
+// also sees every byte written (io.Discard for none). On an error the file is removed.
+func saveBody(path, url string, body io.Reader, max int64, also io.Writer) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(io.MultiWriter(f, also), io.LimitReader(body, max+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > max {
+		err = fmt.Errorf("GET %s: body exceeds the limit of %d bytes", url, max)
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }

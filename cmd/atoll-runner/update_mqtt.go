@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -227,26 +226,15 @@ func (m *mqttChannel) download(ctx context.Context, url string, want []byte, pat
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	h := sha256.New()
+	if err := saveBody(path, url, resp.Body, m.maxSize, h); err != nil {
 		return err
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(resp.Body, m.maxSize+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	switch {
-	case err != nil:
-	case n > m.maxSize:
-		err = fmt.Errorf("GET %s: body exceeds the limit of %d bytes", url, m.maxSize)
-	case !bytes.Equal(h.Sum(nil), want):
-		err = errors.New("GET " + url + ": sha256 " + hex.EncodeToString(h.Sum(nil)) + " is not the announced " + hex.EncodeToString(want))
-	}
-	if err != nil {
+	if !bytes.Equal(h.Sum(nil), want) {
 		os.Remove(path)
+		return errors.New("GET " + url + ": sha256 " + hex.EncodeToString(h.Sum(nil)) + " is not the announced " + hex.EncodeToString(want))
 	}
-	return err
+	return nil
 }
 
 var _ updateChannel = (*mqttChannel)(nil)
