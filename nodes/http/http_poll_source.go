@@ -100,8 +100,8 @@ type pollSource struct {
 	cfg    httpPollConfig
 	client *nethttp.Client
 
-	// Validators of the last response whose rows were handled; written by acknowledgements.
-	validators         chan [2]string // buffered 1: etag, last-modified
+	// Validators of the last response whose rows were handled, written by its acknowledgement
+	// before it closes the channel Run waits on ahead of the next poll.
 	etag, lastModified string
 	notModified, polls int
 }
@@ -124,7 +124,6 @@ func (s *pollSource) Run(ctx context.Context, out engine.Output) error {
 		return err
 	}
 	s.client = &nethttp.Client{Timeout: time.Duration(s.cfg.TimeoutMS) * time.Millisecond}
-	s.validators = make(chan [2]string, 1)
 	interval := time.Duration(s.cfg.IntervalMS) * time.Millisecond
 	var pending chan struct{} // acknowledgement of the last emitted response
 	next := time.Now()
@@ -139,11 +138,6 @@ func (s *pollSource) Run(ctx context.Context, out engine.Output) error {
 				return nil
 			}
 			pending = nil
-		}
-		select {
-		case v := <-s.validators:
-			s.etag, s.lastModified = v[0], v[1]
-		default:
 		}
 		next = time.Now().Add(interval)
 		p, ok := s.poll(ctx, out)
@@ -244,14 +238,10 @@ func (s *pollSource) poll(ctx context.Context, out engine.Output) (chan struct{}
 		s.fail(out, resp.StatusCode, data, err)
 		return nil, true
 	}
-	validators := [2]string{resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")}
+	etag, lastModified := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 	acked := make(chan struct{})
 	onAck := func() {
-		select { // keep only the newest validators
-		case <-s.validators:
-		default:
-		}
-		s.validators <- validators
+		s.etag, s.lastModified = etag, lastModified
 		close(acked)
 	}
 	if len(rs) == 0 {
