@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/atoll-studio/atoll/engine/graph"
 )
 
 // FormatVersion is the version of the test file format this build reads and writes.
@@ -194,7 +196,7 @@ func Parse(data []byte) (*File, error) {
 	dec.DisallowUnknownFields()
 	var f File
 	if err := dec.Decode(&f); err != nil {
-		return nil, locate(data, err)
+		return nil, graph.Locate(data, err)
 	}
 	if f.Version == 0 {
 		return nil, fmt.Errorf("missing \"version\" (this build writes %d)", FormatVersion)
@@ -221,7 +223,7 @@ func ParseTest(data []byte) (*Test, error) {
 	dec.DisallowUnknownFields()
 	var t Test
 	if err := dec.Decode(&t); err != nil {
-		return nil, locate(data, err)
+		return nil, graph.Locate(data, err)
 	}
 	if err := t.check(); err != nil {
 		return nil, err
@@ -268,23 +270,6 @@ func (t *Test) check() error {
 		}
 	}
 	return nil
-}
-
-// locate adds the line and column to JSON syntax and type errors.
-func locate(data []byte, err error) error {
-	var off int64 = -1
-	switch e := err.(type) {
-	case *json.SyntaxError:
-		off = e.Offset
-	case *json.UnmarshalTypeError:
-		off = e.Offset
-	}
-	if off < 0 || off > int64(len(data)) {
-		return err
-	}
-	line := 1 + bytes.Count(data[:off], []byte("\n"))
-	col := int(off) - bytes.LastIndexByte(data[:off], '\n')
-	return fmt.Errorf("line %d column %d: %w", line, col, err)
 }
 
 // Load reads a test file and names it in errors.

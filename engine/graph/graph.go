@@ -77,7 +77,7 @@ func Parse(data []byte) (*Document, error) {
 	dec.DisallowUnknownFields()
 	var d Document
 	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("graph: %w", locate(data, err))
+		return nil, fmt.Errorf("graph: %w", Locate(data, err))
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("graph: trailing data at byte %d", dec.InputOffset())
@@ -104,8 +104,9 @@ func ReadFile(path string) (*Document, error) {
 	return d, nil
 }
 
-// locate adds line and column to JSON syntax and type errors.
-func locate(data []byte, err error) error {
+// Locate adds line and column to a JSON decoding error of data: syntax and type errors by their
+// offset, unknown fields (which carry none) at the first key of that name.
+func Locate(data []byte, err error) error {
 	var off int64 = -1
 	switch e := err.(type) {
 	case *json.SyntaxError:
