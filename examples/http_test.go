@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,36 +38,47 @@ func startHTTPExample(t *testing.T, name string, patch map[string]map[string]any
 	if !needsServer(g) {
 		t.Fatalf("%s has no HTTP node", g.Path)
 	}
+	return startExampleCopy(t, g, func(doc *graph.Document) {
+		for id, fields := range patch {
+			n, ok := doc.Node(id)
+			if !ok {
+				t.Fatalf("%s has no node %q", g.Path, id)
+			}
+			var cfg map[string]any
+			if err := json.Unmarshal(n.Config, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range fields {
+				if _, ok := cfg[k]; !ok {
+					t.Fatalf("%s: node %s has no %q to rewrite", g.Path, id, k)
+				}
+				cfg[k] = v
+			}
+			n.Config, _ = json.Marshal(cfg)
+		}
+	}, "error", "warn")
+}
+
+// startExampleCopy starts graph g from a fresh copy of the examples (copyExamples), once
+// rewrite has changed its document (servers' addresses), and returns the run and the copy's
+// graphs directory. A node logging at one of failLevels fails the test.
+func startExampleCopy(t *testing.T, g examples.Graph, rewrite func(*graph.Document), failLevels ...string) (*engine.Run, string) {
+	t.Helper()
 	root := copyExamples(t, g)
 	dir := filepath.Dir(filepath.Join(root, g.Path))
 	doc, err := graph.ReadFile(filepath.Join(root, g.Path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, fields := range patch {
-		n, ok := doc.Node(id)
-		if !ok {
-			t.Fatalf("%s has no node %q", g.Path, id)
-		}
-		var cfg map[string]any
-		if err := json.Unmarshal(n.Config, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range fields {
-			if _, ok := cfg[k]; !ok {
-				t.Fatalf("%s: node %s has no %q to rewrite", g.Path, id, k)
-			}
-			cfg[k] = v
-		}
-		n.Config, _ = json.Marshal(cfg)
-	}
+	rewrite(doc)
 	r, err := engine.Build(doc, engine.Options{
 		Catalog:  nodes.Default,
 		Headless: true,
+		Assets:   fileAssets(dir),
 		Services: map[string]any{core.BaseDirService: dir},
 		Log: func(e engine.LogEntry) {
-			if e.Level == "error" || e.Level == "warn" {
-				t.Errorf("%s: node %q logged: %s", g.Path, e.Node, e.Msg)
+			if slices.Contains(failLevels, e.Level) {
+				t.Errorf("%s: node %q logged at %s: %s", g.Path, e.Node, e.Level, e.Msg)
 			}
 		},
 	})

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +20,6 @@ import (
 	"github.com/atoll-studio/atoll/examples/functions/go/moment/momentfn"
 	"github.com/atoll-studio/atoll/internal/mosquitto"
 	"github.com/atoll-studio/atoll/internal/wasmexamples"
-	"github.com/atoll-studio/atoll/nodes"
-	"github.com/atoll-studio/atoll/nodes/core"
 )
 
 // needsBroker reports whether an example graph talks to an MQTT broker: those run against a
@@ -38,42 +35,22 @@ func startMQTTExample(t *testing.T, name string, b *mosquitto.Broker) *engine.Ru
 	if !needsBroker(g) {
 		t.Fatalf("%s has no MQTT node", g.Path)
 	}
-	root := copyExamples(t, g)
-	dir := filepath.Dir(filepath.Join(root, g.Path))
-	doc, err := graph.ReadFile(filepath.Join(root, g.Path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, n := range doc.Nodes {
-		if !strings.HasSuffix(n.Type, ".mqtt") {
-			continue
-		}
-		var cfg map[string]any
-		if err := json.Unmarshal(n.Config, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		if cfg["broker"] != "tcp://127.0.0.1:1883" {
-			t.Fatalf("%s: node %s: broker %v, want the local default", g.Path, n.ID, cfg["broker"])
-		}
-		cfg["broker"] = b.URL()
-		doc.Nodes[i].Config, _ = json.Marshal(cfg)
-	}
-	r, err := engine.Build(doc, engine.Options{
-		Catalog:  nodes.Default,
-		Headless: true,
-		Assets:   fileAssets(dir),
-		Services: map[string]any{core.BaseDirService: dir},
-		Log: func(e engine.LogEntry) {
-			if e.Level == "error" {
-				t.Errorf("%s: node %q logged an error: %s", g.Path, e.Node, e.Msg)
+	r, _ := startExampleCopy(t, g, func(doc *graph.Document) {
+		for i, n := range doc.Nodes {
+			if !strings.HasSuffix(n.Type, ".mqtt") {
+				continue
 			}
-		},
-	})
-	if err != nil {
-		t.Fatalf("%s: %v", g.Path, err)
-	}
-	r.Start(t.Context())
-	t.Cleanup(r.Cancel)
+			var cfg map[string]any
+			if err := json.Unmarshal(n.Config, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if cfg["broker"] != "tcp://127.0.0.1:1883" {
+				t.Fatalf("%s: node %s: broker %v, want the local default", g.Path, n.ID, cfg["broker"])
+			}
+			cfg["broker"] = b.URL()
+			doc.Nodes[i].Config, _ = json.Marshal(cfg)
+		}
+	}, "error")
 	return r
 }
 
