@@ -290,6 +290,13 @@ func (s *supervisor) unpack(file string) (*bundle.Bundle, error) {
 		return nil, err
 	}
 	dir := filepath.Join(s.f.state, "bundles", b.SHA256)
+	if cur := s.current(); cur != nil && cur.b.Dir == dir {
+		// The running bundle offered again (a URL without an ETag downloads it on every poll):
+		// its directory is in use, so keep it rather than delete and replace it under the run.
+		os.RemoveAll(tmp)
+		b.Dir = dir
+		return b, nil
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
