@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -323,10 +324,10 @@ func (s *supervisor) paramValues(file string, doc *graph.Document) (map[string]a
 		if err != nil {
 			return nil, fmt.Errorf("params: %w", err)
 		}
-		dec := json.NewDecoder(strings.NewReader(string(data)))
+		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
 		if err := dec.Decode(&vals); err != nil {
-			return nil, fmt.Errorf("params: %s: %w", pf, err)
+			return nil, fmt.Errorf("params: %s: %w", pf, graph.Locate(data, err))
 		}
 	}
 	set := func(src, name, val string) error {
