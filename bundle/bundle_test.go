@@ -180,6 +180,21 @@ func TestPlanRefusals(t *testing.T) {
 			}
 		})
 	}
+	t.Run("malformed test file", func(t *testing.T) {
+		opts := base
+		opts.Files = append([]bundle.File(nil), base.Files...)
+		opts.Files = append(opts.Files, bundle.File{Path: bundle.TestsDir + "bad.test.json", Data: []byte("{\n  \"tests\": [,]\n}\n"), Kind: bundle.KindTest})
+		_, err := bundle.Plan(opts)
+		var pe *bundle.PlanError
+		if !errors.As(err, &pe) {
+			t.Fatalf("got %v, want a *PlanError", err)
+		}
+		for _, w := range []string{"bad.test.json", "line 2"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q lacks %q", err, w)
+			}
+		}
+	})
 }
 
 // TestVerifyTampering checks each way of changing a bundle is refused with its own reason and

@@ -17,12 +17,13 @@ import (
 // fields of its config patches — become assets/ entries, rewritten to their paths in the bundle
 // (source and expectation files relative to tests/, config assets as the graph's are). Relative
 // paths resolve against base, the test file's directory. A file that is not a test file is
-// returned as it is.
-func bundleTest(data []byte, base string, doc *graph.Document, cat *engine.Catalog,
+// returned as it is; one that is not JSON is a problem naming the entry, line and column (the
+// runner could not load it).
+func bundleTest(entry string, data []byte, base string, doc *graph.Document, cat *engine.Catalog,
 	add func(path, src, sum, node, field string, size int64)) ([]byte, []engine.Problem) {
 	v, err := decodeJSON(data)
 	if err != nil {
-		return data, nil
+		return data, []engine.Problem{{Message: fmt.Sprintf("test file %q: %v", entry, graph.Locate(data, err))}}
 	}
 	m, ok := v.(map[string]any)
 	tests, _ := m["tests"].([]any)

@@ -338,7 +338,7 @@ func plan(opts Options) (*planned, error) {
 				}
 				base = filepath.Dir(f.Source)
 			}
-			out, tprobs := bundleTest(data, base, doc, opts.Catalog, func(path, file, sum, node, field string, size int64) {
+			out, tprobs := bundleTest(f.Path, data, base, doc, opts.Catalog, func(path, file, sum, node, field string, size int64) {
 				addEntry(Entry{Path: path, Size: size, SHA256: sum, Kind: KindAsset, Node: node, Field: field, Source: file}, source{path: file, mode: 0o644})
 			})
 			probs = append(probs, tprobs...)
